@@ -1,0 +1,61 @@
+# Entry points for developers and CI. `make test` is what .ci/run calls.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+BUILD   := build
+ZIP     := dist/task_scheduler.zip
+TF_DIRS := . examples/basic examples/complete examples/local
+
+# Terraform reads the generated CLI config: it prefers a local provider mirror when
+# the machine has one and otherwise downloads providers as usual.
+export TF_CLI_CONFIG_FILE := $(CURDIR)/$(BUILD)/terraform.rc
+export TF_IN_AUTOMATION := 1
+
+.PHONY: help install build check-build lint test run stop bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements/dev.txt lambda_src/pyproject.toml emulator/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e lambda_src -e emulator
+	touch $@
+
+$(TF_CLI_CONFIG_FILE): scripts/terraform_cli_config.py
+	@mkdir -p $(BUILD)
+	$(PYTHON) scripts/terraform_cli_config.py > $@
+
+install: $(BIN)/.installed $(TF_CLI_CONFIG_FILE) ## Create .venv with the pinned toolchain
+
+build: install ## Rebuild the Lambda package (reproducible zip)
+	$(BIN)/python scripts/build_lambda.py $(ZIP)
+
+lint: install ## ruff, mypy, terraform fmt and validate
+	$(BIN)/ruff check lambda_src emulator tests scripts
+	$(BIN)/ruff format --check lambda_src emulator tests scripts
+	$(BIN)/mypy
+	terraform fmt -check -recursive
+	@for d in $(TF_DIRS); do \
+	  terraform -chdir=$$d init -backend=false -input=false >/dev/null && \
+	  terraform -chdir=$$d validate -no-color >/dev/null && echo "terraform validate: $$d ok" || exit 1; \
+	done
+
+test: lint ## Everything CI runs: lint, unit, plan and local-stack tests
+	$(BIN)/pytest
+
+run: install ## Deploy examples/local into the embedded emulator and serve the API
+	$(BIN)/python -m task_scheduler_emulator.run
+
+stop: ## Stop a `make run` started in another terminal
+	-$(BIN)/python -m task_scheduler_emulator.run --stop
+
+bench: install ## Print performance figures
+	$(BIN)/python benchmarks/run.py
+
+clean: ## Remove build and Terraform working files
+	rm -rf $(BUILD) $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	find . -name .terraform -type d -prune -exec rm -rf {} + ; find . -name '.terraform.lock.hcl' -delete

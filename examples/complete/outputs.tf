@@ -1,0 +1,34 @@
+output "api_schedule_url" {
+  description = "URL to POST tasks to (requests must be signed with SigV4)."
+  value       = module.task_scheduler.api_schedule_url
+}
+
+output "sns_topic_arn" {
+  description = "Topic that emits each task at its timestamp."
+  value       = module.task_scheduler.sns_topic_arn
+}
+
+output "sfn_state_machine_arn" {
+  description = "State machine running one execution per task."
+  value       = module.task_scheduler.sfn_state_machine_arn
+}
+
+output "sqs_dead_letter_queue_url" {
+  description = "Queue holding tasks whose emission failed."
+  value       = module.task_scheduler.sqs_dead_letter_queue_url
+}
+
+output "sqs_worker_queue_url" {
+  description = "Worker queue subscribed to the task topic."
+  value       = aws_sqs_queue.worker.url
+}
+
+output "iam_client_role_arn" {
+  description = "Role allowed to call POST /schedule."
+  value       = aws_iam_role.client.arn
+}
+
+output "deployer_policy_json" {
+  description = "Policy for the CI identity that applies this stack's scheduler."
+  value       = module.task_scheduler.deployer_policy_json
+}

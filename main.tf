@@ -1,0 +1,290 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.name
+
+  # Built by `make build` and committed, so that the module applies straight from git
+  # with no build step; tests check it is byte-for-byte a fresh build of lambda_src/.
+  package_path = "${path.module}/dist/task_scheduler.zip"
+
+  # Powertools, pydantic and the X-Ray SDK come from the AWS-published layer, so the
+  # package stays pure Python, tiny and identical for every runtime and architecture.
+  powertools_layer_arn = coalesce(
+    var.powertools_layer_arn,
+    "arn:${local.partition}:lambda:${local.region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-${replace(var.lambda_runtime, ".", "")}-${var.lambda_architecture}:${var.powertools_layer_version}",
+  )
+
+  functions = {
+    api  = { handler = "task_scheduler.handlers.api.lambda_handler", timeout = 10 }
+    emit = { handler = "task_scheduler.handlers.emit.lambda_handler", timeout = 30 }
+  }
+
+  powertools_environment = {
+    POWERTOOLS_SERVICE_NAME      = var.name
+    POWERTOOLS_METRICS_NAMESPACE = "TaskScheduler"
+    POWERTOOLS_LOG_LEVEL         = var.log_level
+    POWERTOOLS_TRACE_DISABLED    = tostring(!var.tracing_enabled)
+  }
+
+  schedule_route_key = "POST /schedule"
+  # execute-api ARN of the schedule route on every stage: <api>/<stage>/<method>/<path>.
+  schedule_route_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/POST/schedule"
+}
+
+################################################################################
+# Logs
+################################################################################
+
+resource "aws_cloudwatch_log_group" "lambda" {
+  for_each = local.functions
+
+  name              = "/aws/lambda/${var.name}-${each.key}"
+  retention_in_days = var.log_retention_in_days
+  tags              = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "state_machine" {
+  name              = "/aws/vendedlogs/states/${var.name}"
+  retention_in_days = var.log_retention_in_days
+  tags              = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "api_access" {
+  name              = "/aws/apigateway/${var.name}"
+  retention_in_days = var.log_retention_in_days
+  tags              = var.tags
+}
+
+################################################################################
+# Emission: topic, dead-letter queue, emit function, state machine
+################################################################################
+
+resource "aws_sns_topic" "this" {
+  name              = var.name
+  kms_master_key_id = coalesce(var.kms_key_arn, "alias/aws/sns")
+  tags              = var.tags
+}
+
+resource "aws_sns_topic_subscription" "this" {
+  for_each = var.subscriptions
+
+  topic_arn            = aws_sns_topic.this.arn
+  protocol             = each.value.protocol
+  endpoint             = each.value.endpoint
+  raw_message_delivery = each.value.raw_message_delivery
+  filter_policy        = each.value.filter_policy
+  filter_policy_scope  = each.value.filter_policy == null ? null : each.value.filter_policy_scope
+}
+
+resource "aws_sqs_queue" "dead_letter" {
+  name                      = "${var.name}-dead-letter"
+  message_retention_seconds = var.dead_letter_retention_seconds
+  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
+  kms_master_key_id         = var.kms_key_arn
+  tags                      = var.tags
+}
+
+resource "aws_lambda_function" "emit" {
+  function_name    = "${var.name}-emit"
+  description      = "Publishes a scheduled task's message to the task topic when its timestamp arrives."
+  role             = aws_iam_role.lambda["emit"].arn
+  filename         = local.package_path
+  source_code_hash = filebase64sha256(local.package_path)
+  handler          = local.functions.emit.handler
+  timeout          = local.functions.emit.timeout
+  runtime          = var.lambda_runtime
+  architectures    = [var.lambda_architecture]
+  memory_size      = var.lambda_memory_size
+  layers           = [local.powertools_layer_arn]
+
+  environment {
+    variables = merge(local.powertools_environment, {
+      TOPIC_ARN = aws_sns_topic.this.arn
+    })
+  }
+
+  tracing_config {
+    mode = var.tracing_enabled ? "Active" : "PassThrough"
+  }
+
+  tags       = var.tags
+  depends_on = [aws_cloudwatch_log_group.lambda]
+}
+
+resource "aws_sfn_state_machine" "this" {
+  name     = var.name
+  type     = "STANDARD"
+  role_arn = aws_iam_role.state_machine.arn
+
+  definition = jsonencode({
+    Comment = "Waits until the task's timestamp, emits it, and parks it in the dead-letter queue if emission keeps failing."
+    StartAt = "WaitUntilTimestamp"
+    States = {
+      WaitUntilTimestamp = {
+        Type          = "Wait"
+        TimestampPath = "$.timestamp"
+        Next          = "Emit"
+      }
+      Emit = {
+        Type     = "Task"
+        Resource = "arn:${local.partition}:states:::lambda:invoke"
+        Parameters = {
+          FunctionName = aws_lambda_function.emit.arn
+          "Payload.$"  = "$"
+        }
+        OutputPath = "$.Payload"
+        Retry = [
+          {
+            ErrorEquals     = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
+            IntervalSeconds = 2
+            MaxAttempts     = 6
+            BackoffRate     = 2
+          },
+          {
+            ErrorEquals     = ["States.ALL"]
+            IntervalSeconds = var.emit_retry.interval_seconds
+            MaxAttempts     = var.emit_retry.max_attempts
+            BackoffRate     = var.emit_retry.backoff_rate
+          },
+        ]
+        Catch = [
+          {
+            ErrorEquals = ["States.ALL"]
+            ResultPath  = "$.error"
+            Next        = "SendToDeadLetterQueue"
+          },
+        ]
+        End = true
+      }
+      SendToDeadLetterQueue = {
+        Type     = "Task"
+        Resource = "arn:${local.partition}:states:::sqs:sendMessage"
+        Parameters = {
+          QueueUrl        = aws_sqs_queue.dead_letter.url
+          "MessageBody.$" = "$"
+        }
+        Retry = [
+          {
+            ErrorEquals     = ["States.ALL"]
+            IntervalSeconds = 5
+            MaxAttempts     = 10
+            BackoffRate     = 2
+          },
+        ]
+        Next = "EmissionFailed"
+      }
+      EmissionFailed = {
+        Type  = "Fail"
+        Error = "EmissionFailed"
+        Cause = "The task could not be emitted and was sent to the dead-letter queue."
+      }
+    }
+  })
+
+  logging_configuration {
+    log_destination = "${aws_cloudwatch_log_group.state_machine.arn}:*"
+    # Messages may carry user data: keep them out of the logs.
+    include_execution_data = false
+    level                  = var.state_machine_log_level
+  }
+
+  tracing_configuration {
+    enabled = var.tracing_enabled
+  }
+
+  tags = var.tags
+}
+
+################################################################################
+# Scheduling API: HTTP API -> api function -> StartExecution
+################################################################################
+
+resource "aws_lambda_function" "api" {
+  function_name    = "${var.name}-api"
+  description      = "Validates POST /schedule requests and starts one state machine execution per task."
+  role             = aws_iam_role.lambda["api"].arn
+  filename         = local.package_path
+  source_code_hash = filebase64sha256(local.package_path)
+  handler          = local.functions.api.handler
+  timeout          = local.functions.api.timeout
+  runtime          = var.lambda_runtime
+  architectures    = [var.lambda_architecture]
+  memory_size      = var.lambda_memory_size
+  layers           = [local.powertools_layer_arn]
+
+  environment {
+    variables = merge(local.powertools_environment, {
+      STATE_MACHINE_ARN   = aws_sfn_state_machine.this.arn
+      MAX_HORIZON_SECONDS = tostring(var.max_schedule_horizon_days * 86400)
+    })
+  }
+
+  tracing_config {
+    mode = var.tracing_enabled ? "Active" : "PassThrough"
+  }
+
+  tags       = var.tags
+  depends_on = [aws_cloudwatch_log_group.lambda]
+}
+
+resource "aws_apigatewayv2_api" "this" {
+  name          = var.name
+  description   = "Schedules one-time tasks: POST /schedule {timestamp, message}."
+  protocol_type = "HTTP"
+  tags          = var.tags
+}
+
+resource "aws_apigatewayv2_integration" "api" {
+  api_id                 = aws_apigatewayv2_api.this.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = aws_lambda_function.api.arn
+  integration_method     = "POST"
+  payload_format_version = "2.0"
+  timeout_milliseconds   = (local.functions.api.timeout + 1) * 1000
+}
+
+resource "aws_apigatewayv2_route" "schedule" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = local.schedule_route_key
+  target             = "integrations/${aws_apigatewayv2_integration.api.id}"
+  authorization_type = var.authorization_type
+}
+
+resource "aws_apigatewayv2_stage" "this" {
+  api_id      = aws_apigatewayv2_api.this.id
+  name        = "$default"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_rate_limit  = var.api_throttling_rate_limit
+    throttling_burst_limit = var.api_throttling_burst_limit
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.api_access.arn
+    format = jsonencode({
+      requestId          = "$context.requestId"
+      requestTime        = "$context.requestTime"
+      httpMethod         = "$context.httpMethod"
+      routeKey           = "$context.routeKey"
+      status             = "$context.status"
+      responseLength     = "$context.responseLength"
+      integrationLatency = "$context.integrationLatency"
+      integrationError   = "$context.integrationErrorMessage"
+      callerArn          = "$context.identity.userArn"
+      sourceIp           = "$context.identity.sourceIp"
+    })
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lambda_permission" "api_gateway" {
+  statement_id  = "AllowScheduleRouteInvoke"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.api.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = local.schedule_route_arn
+}

@@ -1,0 +1,97 @@
+output "api_id" {
+  description = "ID of the HTTP API."
+  value       = aws_apigatewayv2_api.this.id
+}
+
+output "api_endpoint" {
+  description = "Base URL of the HTTP API's $default stage."
+  value       = aws_apigatewayv2_stage.this.invoke_url
+}
+
+output "api_execution_arn" {
+  description = "execute-api ARN prefix of the HTTP API, for IAM policies and Lambda permissions."
+  value       = aws_apigatewayv2_api.this.execution_arn
+}
+
+output "api_schedule_url" {
+  description = "Full URL to POST tasks to: {\"timestamp\": \"<ISO 8601 with offset>\", \"message\": <any JSON>}."
+  value       = "${trimsuffix(aws_apigatewayv2_stage.this.invoke_url, "/")}/schedule"
+}
+
+output "api_authorization_type" {
+  description = "Authorization the schedule route requires (AWS_IAM: sign requests with SigV4 for service execute-api)."
+  value       = aws_apigatewayv2_route.schedule.authorization_type
+}
+
+output "sns_topic_arn" {
+  description = "ARN of the topic every emitted task is published to; subscribe to it from other stacks."
+  value       = aws_sns_topic.this.arn
+}
+
+output "sns_topic_name" {
+  description = "Name of the task topic."
+  value       = aws_sns_topic.this.name
+}
+
+output "sns_subscription_arns" {
+  description = "ARNs of the subscriptions created from var.subscriptions, by key."
+  value       = { for key, subscription in aws_sns_topic_subscription.this : key => subscription.arn }
+}
+
+output "sfn_state_machine_arn" {
+  description = "ARN of the state machine that runs one execution per scheduled task."
+  value       = aws_sfn_state_machine.this.arn
+}
+
+output "sfn_state_machine_name" {
+  description = "Name of the state machine."
+  value       = aws_sfn_state_machine.this.name
+}
+
+output "sqs_dead_letter_queue_arn" {
+  description = "ARN of the dead-letter queue that receives tasks whose emission failed after all retries."
+  value       = aws_sqs_queue.dead_letter.arn
+}
+
+output "sqs_dead_letter_queue_url" {
+  description = "URL of the dead-letter queue."
+  value       = aws_sqs_queue.dead_letter.url
+}
+
+output "lambda_api_function_arn" {
+  description = "ARN of the api function (request validation and scheduling)."
+  value       = aws_lambda_function.api.arn
+}
+
+output "lambda_api_function_name" {
+  description = "Name of the api function."
+  value       = aws_lambda_function.api.function_name
+}
+
+output "lambda_emit_function_arn" {
+  description = "ARN of the emit function (publishes due tasks to the topic)."
+  value       = aws_lambda_function.emit.arn
+}
+
+output "lambda_emit_function_name" {
+  description = "Name of the emit function."
+  value       = aws_lambda_function.emit.function_name
+}
+
+output "cloudwatch_log_group_names" {
+  description = "Log groups of the api and emit functions, the state machine and the API access log."
+  value = merge(
+    { for key, group in aws_cloudwatch_log_group.lambda : key => group.name },
+    { state_machine = aws_cloudwatch_log_group.state_machine.name, api_access = aws_cloudwatch_log_group.api_access.name },
+  )
+}
+
+output "invoke_policy_json" {
+  description = "IAM policy document granting execute-api:Invoke on the schedule route; attach it to the roles of stacks that schedule tasks."
+  value       = data.aws_iam_policy_document.invoke.json
+}
+
+output "deployer_policy_json" {
+  description = "IAM policy document a CI identity needs to apply and destroy this module (scoped by the name prefix)."
+  value       = data.aws_iam_policy_document.deployer.json
+}

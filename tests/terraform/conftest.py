@@ -1,0 +1,71 @@
+"""Plan fixtures in the style of Cloud Foundation Fabric's tftest suites.
+
+The module is copied to a temporary tree (with its examples) so that tests never
+leave provider files or Terraform state in the working copy; each folder is
+initialised once per session and planned once per tfvars case.
+"""
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tftest
+
+from tests.conftest import REPO_ROOT
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CASES = Path(__file__).parent / "cases"
+COPIED = ["*.tf", "dist", "examples"]
+
+PlanFn = Callable[..., tftest.TerraformPlanOutput]
+
+
+@pytest.fixture(scope="session")
+def module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tree = tmp_path_factory.mktemp("module")
+    for pattern in COPIED:
+        for source in REPO_ROOT.glob(pattern):
+            target = tree / source.name
+            if source.is_dir():
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+            else:
+                shutil.copy2(source, target)
+    # The root module declares no provider; examples declare one that the override adjusts.
+    shutil.copy2(FIXTURES / "offline_provider.tf", tree / "offline_provider.tf")
+    shutil.copytree(Path(__file__).parent / "hcl", tree / "tests")
+    for example in (tree / "examples").iterdir():
+        shutil.copy2(FIXTURES / "offline_provider_override.tf", example / "offline_provider_override.tf")
+    return tree
+
+
+@pytest.fixture(scope="session")
+def terraform(module_tree: Path) -> Iterator[Callable[[str], tftest.TerraformTest]]:
+    """Initialised TerraformTest for a folder of the copied tree ('.' or 'examples/<name>')."""
+    initialised: dict[str, tftest.TerraformTest] = {}
+
+    def get(folder: str) -> tftest.TerraformTest:
+        if folder not in initialised:
+            tf = tftest.TerraformTest(str(module_tree / folder), binary="terraform")
+            tf.setup(upgrade=False, cleanup_on_exit=False)
+            initialised[folder] = tf
+        return initialised[folder]
+
+    yield get
+
+
+@pytest.fixture(scope="session")
+def plan(terraform: Callable[[str], tftest.TerraformTest]) -> PlanFn:
+    """Plan a folder with a tfvars case from tests/terraform/cases (cached per session)."""
+    cache: dict[tuple[str, str, str], tftest.TerraformPlanOutput] = {}
+
+    def run(folder: str = ".", case: str = "defaults", **tf_vars: Any) -> tftest.TerraformPlanOutput:
+        key = (folder, case, repr(sorted(tf_vars.items())))
+        if key not in cache:
+            cache[key] = terraform(folder).plan(
+                output=True, tf_var_file=str(CASES / f"{case}.tfvars"), tf_vars=tf_vars or None
+            )
+        return cache[key]
+
+    return run

@@ -1,0 +1,142 @@
+# Applies the module against a mocked AWS provider (no network, no credentials) so that
+# values known only after apply (ARNs, the state machine definition) are rendered and checked.
+mock_provider "aws" {
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{}" }
+  }
+  # Computed ARNs must look like ARNs to pass the provider's own validation.
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::111122223333:role/mocked" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:111122223333:log-group:mocked" }
+  }
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = { execution_arn = "arn:aws:execute-api:eu-west-1:111122223333:mocked" }
+  }
+}
+
+override_resource {
+  target = aws_lambda_function.emit
+  values = { arn = "arn:aws:lambda:eu-west-1:111122223333:function:task-scheduler-emit" }
+}
+
+override_resource {
+  target = aws_sqs_queue.dead_letter
+  values = {
+    arn = "arn:aws:sqs:eu-west-1:111122223333:task-scheduler-dead-letter"
+    url = "https://sqs.eu-west-1.amazonaws.com/111122223333/task-scheduler-dead-letter"
+  }
+}
+
+variables {
+  emit_retry = { max_attempts = 4, interval_seconds = 3, backoff_rate = 1.5 }
+}
+
+run "definition" {
+  command = apply
+
+  assert {
+    condition     = aws_sfn_state_machine.this.type == "STANDARD"
+    error_message = "Tasks wait up to a year: only Standard workflows run that long."
+  }
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).StartAt == "WaitUntilTimestamp"
+    error_message = "Executions must start by waiting."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.WaitUntilTimestamp.Type == "Wait" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.WaitUntilTimestamp.TimestampPath == "$.timestamp" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.WaitUntilTimestamp.Next == "Emit"
+    )
+    error_message = "The Wait state must wait on the task's normalised timestamp, then emit."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Resource == "arn:aws:states:::lambda:invoke" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Parameters.FunctionName == "arn:aws:lambda:eu-west-1:111122223333:function:task-scheduler-emit" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Parameters["Payload.$"] == "$" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.End
+    )
+    error_message = "Emit must invoke the emit function with the whole task as payload."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[0].ErrorEquals == ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[0].BackoffRate == 2 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[0].MaxAttempts == 6
+    )
+    error_message = "Lambda service errors and throttling must be retried with exponential backoff."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].ErrorEquals == ["States.ALL"] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].MaxAttempts == 4 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].IntervalSeconds == 3 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].BackoffRate == 1.5
+    )
+    error_message = "Function errors must be retried as var.emit_retry says."
+  }
+
+  assert {
+    condition = (
+      length(jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Catch) == 1 &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Catch[0].ErrorEquals == ["States.ALL"] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Catch[0].ResultPath == "$.error" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Catch[0].Next == "SendToDeadLetterQueue"
+    )
+    error_message = "Every failure must keep the task and add the error before dead-lettering it."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Resource == "arn:aws:states:::sqs:sendMessage" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Parameters.QueueUrl == "https://sqs.eu-west-1.amazonaws.com/111122223333/task-scheduler-dead-letter" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Parameters["MessageBody.$"] == "$" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Retry[0].ErrorEquals == ["States.ALL"] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Next == "EmissionFailed" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.EmissionFailed.Type == "Fail"
+    )
+    error_message = "The dead-letter path must send the whole task to the queue, retrying, then fail the execution."
+  }
+
+  assert {
+    condition = (
+      aws_sfn_state_machine.this.logging_configuration[0].include_execution_data == false &&
+      aws_sfn_state_machine.this.logging_configuration[0].level == "ERROR" &&
+      aws_sfn_state_machine.this.tracing_configuration[0].enabled
+    )
+    error_message = "Execution logs must exclude task data; tracing is on by default."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.api.environment[0].variables.STATE_MACHINE_ARN == aws_sfn_state_machine.this.arn &&
+      aws_lambda_function.api.environment[0].variables.MAX_HORIZON_SECONDS == "31536000" &&
+      aws_lambda_function.emit.environment[0].variables.TOPIC_ARN == aws_sns_topic.this.arn
+    )
+    error_message = "The api function must know the state machine and horizon; the emit function the topic."
+  }
+}
+
+run "custom_horizon" {
+  command = apply
+
+  variables {
+    max_schedule_horizon_days = 30
+  }
+
+  assert {
+    condition     = aws_lambda_function.api.environment[0].variables.MAX_HORIZON_SECONDS == "2592000"
+    error_message = "The horizon reaches the api function in seconds."
+  }
+}

@@ -1,0 +1,64 @@
+"""Plan the examples as a user would run them and check what they wire together."""
+
+from collections import Counter
+from typing import Any
+
+from tests.terraform.conftest import PlanFn
+from tests.terraform.test_module_plan import BASE_COUNTS
+
+
+def module_resources(plan: Any) -> dict[str, dict[str, Any]]:
+    return plan.modules["module.task_scheduler"].resources
+
+
+def managed_types(resources: dict[str, dict[str, Any]]) -> Counter[str]:
+    return Counter(r["type"] for r in resources.values() if r["mode"] == "managed")
+
+
+def test_basic_example_uses_the_secure_defaults(plan: PlanFn) -> None:
+    basic = plan("examples/basic")
+    assert managed_types(module_resources(basic)) == Counter(BASE_COUNTS)
+    route = module_resources(basic)["aws_apigatewayv2_route.schedule"]["values"]
+    assert route["authorization_type"] == "AWS_IAM"
+    assert set(basic.outputs) == {
+        "api_schedule_url",
+        "sns_topic_arn",
+        "sqs_dead_letter_queue_url",
+        "invoke_policy_json",
+    }
+
+
+def test_complete_example_wires_kms_subscriber_and_consumers(plan: PlanFn) -> None:
+    complete = plan("examples/complete")
+    inner = module_resources(complete)
+    assert managed_types(inner) == Counter({**BASE_COUNTS, "aws_sns_topic_subscription": 1})
+    assert managed_types(complete.resources) == Counter(
+        {
+            "aws_kms_key": 1,
+            "aws_sqs_queue": 1,
+            "aws_sqs_queue_policy": 1,
+            "aws_iam_role": 1,
+            "aws_iam_role_policy": 1,
+            "aws_cloudwatch_metric_alarm": 1,
+        }
+    )
+    assert complete.resources["aws_kms_key.tasks"]["values"]["enable_key_rotation"] is True
+    subscription = inner['aws_sns_topic_subscription.this["worker"]']["values"]
+    assert (subscription["protocol"], subscription["raw_message_delivery"]) == ("sqs", True)
+    stage = inner["aws_apigatewayv2_stage.this"]["values"]["default_route_settings"][0]
+    assert (stage["throttling_rate_limit"], stage["throttling_burst_limit"]) == (20, 40)
+    names = {r["values"].get("name") for r in inner.values() if r["type"] == "aws_iam_role"}
+    assert names == {"reminders-api", "reminders-emit", "reminders-state-machine"}
+
+
+def test_complete_example_consumes_module_outputs_like_another_stack(plan: PlanFn) -> None:
+    configuration = plan("examples/complete").configuration["root_module"]["resources"]
+    expressions = {r["address"]: r["expressions"] for r in configuration}
+    client_policy = expressions["aws_iam_role_policy.client_schedules_tasks"]["policy"]
+    assert "module.task_scheduler.invoke_policy_json" in client_policy["references"]
+    alarm_dimensions = expressions["aws_cloudwatch_metric_alarm.dead_letters"]["dimensions"]
+    assert "module.task_scheduler.sqs_dead_letter_queue_arn" in alarm_dimensions["references"]
+    queue_policy = expressions["data.aws_iam_policy_document.worker_queue"]["statement"][0]
+    assert "module.task_scheduler.sns_topic_arn" in queue_policy["condition"][0]["values"][
+        "references"
+    ]

@@ -1,0 +1,189 @@
+"""Plan the root module with each tfvars case and check the real plan JSON."""
+
+import base64
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts.build_lambda import build
+from tests.conftest import REPO_ROOT
+from tests.terraform.conftest import PlanFn
+
+BASE_COUNTS = {
+    "aws_apigatewayv2_api": 1,
+    "aws_apigatewayv2_integration": 1,
+    "aws_apigatewayv2_route": 1,
+    "aws_apigatewayv2_stage": 1,
+    "aws_cloudwatch_log_group": 4,
+    "aws_iam_role": 3,
+    "aws_iam_role_policy": 3,
+    "aws_lambda_function": 2,
+    "aws_lambda_permission": 1,
+    "aws_sfn_state_machine": 1,
+    "aws_sns_topic": 1,
+    "aws_sqs_queue": 1,
+}
+
+EXPECTED_OUTPUTS = {
+    "api_id",
+    "api_endpoint",
+    "api_execution_arn",
+    "api_schedule_url",
+    "api_authorization_type",
+    "sns_topic_arn",
+    "sns_topic_name",
+    "sns_subscription_arns",
+    "sfn_state_machine_arn",
+    "sfn_state_machine_name",
+    "sqs_dead_letter_queue_arn",
+    "sqs_dead_letter_queue_url",
+    "lambda_api_function_arn",
+    "lambda_api_function_name",
+    "lambda_emit_function_arn",
+    "lambda_emit_function_name",
+    "cloudwatch_log_group_names",
+    "invoke_policy_json",
+    "deployer_policy_json",
+}
+
+
+def managed(plan: Any) -> dict[str, dict[str, Any]]:
+    return {address: r for address, r in plan.resources.items() if r["mode"] == "managed"}
+
+
+def of_type(plan: Any, resource_type: str) -> list[dict[str, Any]]:
+    return [r["values"] for r in managed(plan).values() if r["type"] == resource_type]
+
+
+def one(plan: Any, resource_type: str) -> dict[str, Any]:
+    (values,) = of_type(plan, resource_type)
+    return values
+
+
+def functions(plan: Any) -> dict[str, dict[str, Any]]:
+    return {values["function_name"]: values for values in of_type(plan, "aws_lambda_function")}
+
+
+@pytest.mark.parametrize(
+    ("case", "extra"),
+    [
+        ("defaults", {}),
+        ("authorization_none", {}),
+        ("kms", {}),
+        ("custom", {"aws_sns_topic_subscription": 2}),
+    ],
+)
+def test_resource_counts(plan: PlanFn, case: str, extra: dict[str, int]) -> None:
+    counts = Counter(r["type"] for r in managed(plan(case=case)).values())
+    assert counts == Counter({**BASE_COUNTS, **extra})
+
+
+def test_every_output_is_declared(plan: PlanFn) -> None:
+    assert set(plan().outputs) == EXPECTED_OUTPUTS
+
+
+def test_defaults_are_secure(plan: PlanFn) -> None:
+    defaults = plan()
+    assert one(defaults, "aws_apigatewayv2_route")["authorization_type"] == "AWS_IAM"
+    assert one(defaults, "aws_apigatewayv2_route")["route_key"] == "POST /schedule"
+    assert one(defaults, "aws_sns_topic")["kms_master_key_id"] == "alias/aws/sns"
+    queue = one(defaults, "aws_sqs_queue")
+    assert queue["sqs_managed_sse_enabled"] is True
+    assert queue["message_retention_seconds"] == 1209600
+    logging = one(defaults, "aws_sfn_state_machine")["logging_configuration"][0]
+    assert (logging["include_execution_data"], logging["level"]) == (False, "ERROR")
+    assert {g["retention_in_days"] for g in of_type(defaults, "aws_cloudwatch_log_group")} == {30}
+
+
+def test_http_api_integration_and_stage(plan: PlanFn) -> None:
+    defaults = plan()
+    integration = one(defaults, "aws_apigatewayv2_integration")
+    assert integration["integration_type"] == "AWS_PROXY"
+    assert integration["payload_format_version"] == "2.0"
+    assert one(defaults, "aws_apigatewayv2_api")["protocol_type"] == "HTTP"
+    stage = one(defaults, "aws_apigatewayv2_stage")
+    assert stage["name"] == "$default"
+    assert stage["auto_deploy"] is True
+    throttling = stage["default_route_settings"][0]
+    assert (throttling["throttling_rate_limit"], throttling["throttling_burst_limit"]) == (50, 100)
+    access_log_fields = json.loads(stage["access_log_settings"][0]["format"])
+    assert {"requestId", "status", "routeKey", "callerArn"} <= set(access_log_fields)
+    assert one(defaults, "aws_lambda_permission")["principal"] == "apigateway.amazonaws.com"
+
+
+def test_committed_package_is_a_fresh_build_of_lambda_src(tmp_path: Path) -> None:
+    fresh = build(tmp_path / "fresh.zip").read_bytes()
+    assert fresh == (REPO_ROOT / "dist" / "task_scheduler.zip").read_bytes(), (
+        "dist/task_scheduler.zip is stale: run `make build` and commit it"
+    )
+
+
+def test_functions_deploy_a_fresh_build_of_lambda_src(plan: PlanFn, tmp_path: Path) -> None:
+    fresh = build(tmp_path / "fresh.zip").read_bytes()
+    expected_hash = base64.b64encode(hashlib.sha256(fresh).digest()).decode()
+    deployed = functions(plan())
+    assert set(deployed) == {"task-scheduler-api", "task-scheduler-emit"}
+    for function in deployed.values():
+        assert function["source_code_hash"] == expected_hash
+        assert function["runtime"] == "python3.13"
+        assert function["architectures"] == ["arm64"]
+        assert function["tracing_config"] == [{"mode": "Active"}]
+        assert function["layers"] == [
+            "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+        ]
+    assert deployed["task-scheduler-api"]["handler"] == "task_scheduler.handlers.api.lambda_handler"
+    assert deployed["task-scheduler-emit"]["handler"] == "task_scheduler.handlers.emit.lambda_handler"
+
+
+def test_authorization_none_is_explicit_opt_in(plan: PlanFn) -> None:
+    route = one(plan(case="authorization_none"), "aws_apigatewayv2_route")
+    assert route["authorization_type"] == "NONE"
+
+
+def test_customer_managed_key_encrypts_topic_and_dead_letters(plan: PlanFn) -> None:
+    kms = plan(case="kms")
+    key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert one(kms, "aws_sns_topic")["kms_master_key_id"] == key
+    queue = one(kms, "aws_sqs_queue")
+    assert queue["kms_master_key_id"] == key
+    assert queue.get("sqs_managed_sse_enabled") in (None, False)
+
+
+def test_custom_inputs_reach_every_resource(plan: PlanFn) -> None:
+    custom = plan(case="custom")
+    tags = {"team": "billing", "env": "test"}
+    taggable = [r for r in managed(custom).values() if "tags" in r["values"]]
+    assert len(taggable) == 14
+    assert all(r["values"]["tags"] == tags for r in taggable)
+    names = [
+        *(f["function_name"] for f in of_type(custom, "aws_lambda_function")),
+        *(r["name"] for r in of_type(custom, "aws_iam_role")),
+        one(custom, "aws_sns_topic")["name"],
+        one(custom, "aws_sqs_queue")["name"],
+        one(custom, "aws_sfn_state_machine")["name"],
+    ]
+    assert all(name.startswith("billing-reminders") for name in names)
+    for function in functions(custom).values():
+        assert function["tracing_config"] == [{"mode": "PassThrough"}]
+        assert function["layers"][0].endswith("AWSLambdaPowertoolsPythonV3-python312-x86_64:27")
+    throttling = one(custom, "aws_apigatewayv2_stage")["default_route_settings"][0]
+    assert (throttling["throttling_rate_limit"], throttling["throttling_burst_limit"]) == (5, 10)
+    state_machine = one(custom, "aws_sfn_state_machine")
+    assert state_machine["logging_configuration"][0]["level"] == "ALL"
+    assert state_machine["tracing_configuration"] == [{"enabled": False}]
+
+
+def test_subscriptions_from_the_typed_map(plan: PlanFn) -> None:
+    subscriptions = {
+        s["protocol"]: s for s in of_type(plan(case="custom"), "aws_sns_topic_subscription")
+    }
+    assert subscriptions["sqs"]["endpoint"] == "arn:aws:sqs:eu-west-1:111122223333:worker"
+    assert subscriptions["sqs"]["raw_message_delivery"] is True
+    assert subscriptions["sqs"]["filter_policy"] is None
+    assert subscriptions["https"]["raw_message_delivery"] is False
+    assert json.loads(subscriptions["https"]["filter_policy"]) == {"message_encoding": ["json"]}
+    assert subscriptions["https"]["filter_policy_scope"] == "MessageAttributes"

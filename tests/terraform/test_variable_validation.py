@@ -1,0 +1,96 @@
+"""Every validation block rejects bad input with its own message at plan time.
+
+Terraform reports every failing validation of a plan at once, so each case plans
+once with one bad value per variable and expects each variable's message.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import tftest
+
+CASES: dict[str, dict[str, tuple[Any, str]]] = {
+    "out_of_range": {
+        "name": ("9-starts-with-a-digit", "name must start with a letter"),
+        "authorization_type": ("JWT", "authorization_type must be AWS_IAM or NONE"),
+        "max_schedule_horizon_days": (366, "max_schedule_horizon_days must be a whole number"),
+        "api_throttling_rate_limit": (0, "api_throttling_rate_limit must be greater than 0"),
+        "api_throttling_burst_limit": (0, "api_throttling_burst_limit must be a whole number"),
+        "log_retention_in_days": (2, "log_retention_in_days must be one of"),
+        "log_level": ("TRACE", "log_level must be DEBUG, INFO, WARNING or ERROR"),
+        "state_machine_log_level": ("DEBUG", "state_machine_log_level must be ALL, ERROR"),
+        "lambda_runtime": ("python3.9", "lambda_runtime must be python3.12 or python3.13"),
+        "lambda_architecture": ("riscv", "lambda_architecture must be x86_64 or arm64"),
+        "lambda_memory_size": (64, "lambda_memory_size must be a whole number"),
+        "powertools_layer_version": (0, "powertools_layer_version must be a positive"),
+        "powertools_layer_arn": ("not-an-arn", "powertools_layer_arn must be a Lambda layer"),
+        "kms_key_arn": ("alias/mine", "kms_key_arn must be a KMS key ARN"),
+        "dead_letter_retention_seconds": (30, "dead_letter_retention_seconds must be from 60"),
+    },
+    "fractional_and_oversize": {
+        "name": ("x" * 41, "name must start with a letter"),
+        "max_schedule_horizon_days": (1.5, "max_schedule_horizon_days must be a whole number"),
+        "api_throttling_burst_limit": (2.5, "api_throttling_burst_limit must be a whole number"),
+        "lambda_memory_size": (10241, "lambda_memory_size must be a whole number"),
+        "dead_letter_retention_seconds": (1209601, "dead_letter_retention_seconds must be from 60"),
+    },
+    "nested_objects": {
+        "subscriptions": (
+            {
+                "pager": {"protocol": "pigeon", "endpoint": "coop"},
+                "bad_json": {"protocol": "https", "endpoint": "https://x", "filter_policy": "{"},
+                "bad_scope": {
+                    "protocol": "https",
+                    "endpoint": "https://x",
+                    "filter_policy": "{}",
+                    "filter_policy_scope": "Everything",
+                },
+            },
+            "Each subscription protocol must be one of",
+        ),
+        "emit_retry": (
+            {"max_attempts": 11, "interval_seconds": 0, "backoff_rate": 0.5},
+            "emit_retry.max_attempts must be a whole number from 0 to 10",
+        ),
+    },
+}
+
+# Messages of the other validation blocks of the nested variables above.
+NESTED_EXTRA_MESSAGES = [
+    "Each subscription filter_policy must be a JSON document",
+    "Each subscription filter_policy_scope must be MessageAttributes or MessageBody",
+    "emit_retry.interval_seconds must be a whole number from 1 to 300",
+    "emit_retry.backoff_rate must be from 1 to 10",
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_invalid_inputs_are_rejected_with_their_messages(
+    terraform: Callable[[str], tftest.TerraformTest], case: str
+) -> None:
+    invalid = CASES[case]
+    with pytest.raises(tftest.TerraformTestError) as rejected:
+        terraform(".").plan(tf_vars={variable: value for variable, (value, _) in invalid.items()})
+    error = " ".join(str(rejected.value).replace("\\n", " ").split())
+    expected = [message for _, message in invalid.values()]
+    if case == "nested_objects":
+        expected += NESTED_EXTRA_MESSAGES
+    missing = [message for message in expected if message not in error]
+    assert not missing, error
+
+
+def test_boundary_values_are_accepted(terraform: Callable[[str], tftest.TerraformTest]) -> None:
+    plan = terraform(".").plan(
+        output=True,
+        tf_vars={
+            "name": "a" * 40,
+            "max_schedule_horizon_days": 365,
+            "emit_retry": {"max_attempts": 0},
+            "dead_letter_retention_seconds": 60,
+        },
+    )
+    planned_roles = {
+        r["values"]["name"] for r in plan.resources.values() if r["type"] == "aws_iam_role"
+    }
+    assert max(len(name) for name in planned_roles) <= 64

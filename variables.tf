@@ -1,0 +1,238 @@
+variable "name" {
+  description = "Name prefix of every resource the module creates (functions, roles, topic, queue, state machine, API)."
+  type        = string
+  default     = "task-scheduler"
+
+  validation {
+    # Leaves room for the longest suffix ("-state-machine") within IAM's 64-character role names.
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,39}$", var.name))
+    error_message = "name must start with a letter and hold 1 to 40 letters, digits or hyphens."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every resource that supports them."
+  type        = map(string)
+  default     = {}
+}
+
+variable "authorization_type" {
+  description = "Authorization of the POST /schedule route: AWS_IAM (callers sign requests with SigV4) or NONE (anyone who knows the URL can schedule; opt in explicitly)."
+  type        = string
+  default     = "AWS_IAM"
+
+  validation {
+    condition     = contains(["AWS_IAM", "NONE"], var.authorization_type)
+    error_message = "authorization_type must be AWS_IAM or NONE."
+  }
+}
+
+variable "max_schedule_horizon_days" {
+  description = "How far ahead a task may be scheduled, in days. A Standard workflow runs at most one year, which is also the maximum here."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.max_schedule_horizon_days >= 1 && var.max_schedule_horizon_days <= 365 && floor(var.max_schedule_horizon_days) == var.max_schedule_horizon_days
+    error_message = "max_schedule_horizon_days must be a whole number from 1 to 365."
+  }
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Steady-state requests per second the API stage accepts before answering 429."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.api_throttling_rate_limit > 0 && var.api_throttling_rate_limit <= 10000
+    error_message = "api_throttling_rate_limit must be greater than 0 and at most 10000."
+  }
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Burst of requests the API stage accepts before answering 429."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.api_throttling_burst_limit >= 1 && var.api_throttling_burst_limit <= 5000 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
+    error_message = "api_throttling_burst_limit must be a whole number from 1 to 5000."
+  }
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of every log group the module creates (functions, state machine, API access logs)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "log_level" {
+  description = "Log level of the Lambda functions (Powertools Logger)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "state_machine_log_level" {
+  description = "Execution log level of the state machine. Execution data (task messages) is never logged."
+  type        = string
+  default     = "ERROR"
+
+  validation {
+    condition     = contains(["ALL", "ERROR", "FATAL", "OFF"], var.state_machine_log_level)
+    error_message = "state_machine_log_level must be ALL, ERROR, FATAL or OFF."
+  }
+}
+
+variable "lambda_runtime" {
+  description = "Python runtime of both functions."
+  type        = string
+  default     = "python3.13"
+
+  validation {
+    condition     = contains(["python3.12", "python3.13"], var.lambda_runtime)
+    error_message = "lambda_runtime must be python3.12 or python3.13."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "Instruction set of both functions."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be x86_64 or arm64."
+  }
+}
+
+variable "lambda_memory_size" {
+  description = "Memory of each function, in MB."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size
+    error_message = "lambda_memory_size must be a whole number from 128 to 10240."
+  }
+}
+
+variable "powertools_layer_version" {
+  description = "Version of the AWS-published Powertools for AWS Lambda (Python) V3 layer attached to both functions."
+  type        = number
+  default     = 27
+
+  validation {
+    condition     = var.powertools_layer_version >= 1 && floor(var.powertools_layer_version) == var.powertools_layer_version
+    error_message = "powertools_layer_version must be a positive whole number."
+  }
+}
+
+variable "powertools_layer_arn" {
+  description = "Full ARN of a Powertools V3 layer to use instead of the AWS-published one (for partitions or accounts where that layer is not shared). Null uses the published layer."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.powertools_layer_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]+:[0-9]+$", var.powertools_layer_arn))
+    error_message = "powertools_layer_arn must be a Lambda layer version ARN."
+  }
+}
+
+variable "tracing_enabled" {
+  description = "Enable AWS X-Ray tracing on the functions and the state machine."
+  type        = bool
+  default     = true
+}
+
+variable "kms_key_arn" {
+  description = "Customer managed KMS key that encrypts the SNS topic and the dead-letter queue. Null encrypts them with AWS managed keys (alias/aws/sns and SQS-managed SSE). The key policy must let SNS and the subscribers' services use it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "subscriptions" {
+  description = "Subscriptions to the task topic, keyed by a name of your choice. filter_policy is a JSON string; filter_policy_scope is MessageAttributes (default) or MessageBody."
+  type = map(object({
+    protocol             = string
+    endpoint             = string
+    raw_message_delivery = optional(bool, false)
+    filter_policy        = optional(string)
+    filter_policy_scope  = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition = alltrue([
+      for subscription in values(var.subscriptions) :
+      contains(["sqs", "lambda", "https", "http", "email", "email-json", "sms", "application", "firehose"], subscription.protocol)
+    ])
+    error_message = "Each subscription protocol must be one of sqs, lambda, https, http, email, email-json, sms, application, firehose."
+  }
+
+  validation {
+    condition = alltrue([
+      for subscription in values(var.subscriptions) :
+      subscription.filter_policy == null || can(jsondecode(subscription.filter_policy))
+    ])
+    error_message = "Each subscription filter_policy must be a JSON document."
+  }
+
+  validation {
+    condition = alltrue([
+      for subscription in values(var.subscriptions) :
+      subscription.filter_policy_scope == null || contains(["MessageAttributes", "MessageBody"], coalesce(subscription.filter_policy_scope, "-"))
+    ])
+    error_message = "Each subscription filter_policy_scope must be MessageAttributes or MessageBody."
+  }
+}
+
+variable "emit_retry" {
+  description = "Retry of a failed emission before the task goes to the dead-letter queue: attempts after the first, first interval in seconds, and the backoff multiplier. Lambda service errors and throttling are retried on a separate, longer schedule."
+  type = object({
+    max_attempts     = optional(number, 3)
+    interval_seconds = optional(number, 2)
+    backoff_rate     = optional(number, 2)
+  })
+  default = {}
+
+  validation {
+    condition     = var.emit_retry.max_attempts >= 0 && var.emit_retry.max_attempts <= 10 && floor(var.emit_retry.max_attempts) == var.emit_retry.max_attempts
+    error_message = "emit_retry.max_attempts must be a whole number from 0 to 10."
+  }
+
+  validation {
+    condition     = var.emit_retry.interval_seconds >= 1 && var.emit_retry.interval_seconds <= 300 && floor(var.emit_retry.interval_seconds) == var.emit_retry.interval_seconds
+    error_message = "emit_retry.interval_seconds must be a whole number from 1 to 300."
+  }
+
+  validation {
+    condition     = var.emit_retry.backoff_rate >= 1 && var.emit_retry.backoff_rate <= 10
+    error_message = "emit_retry.backoff_rate must be from 1 to 10."
+  }
+}
+
+variable "dead_letter_retention_seconds" {
+  description = "How long tasks that could not be emitted stay in the dead-letter queue (SQS allows at most 14 days)."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.dead_letter_retention_seconds >= 60 && var.dead_letter_retention_seconds <= 1209600
+    error_message = "dead_letter_retention_seconds must be from 60 to 1209600 (14 days)."
+  }
+}
