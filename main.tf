@@ -17,7 +17,9 @@ locals {
   )
 
   functions = {
-    api  = { handler = "task_scheduler.handlers.api.lambda_handler", timeout = 10 }
+    # The api function's boto3 calls are bounded (see lambda_src/task_scheduler/aws.py) so
+    # that it answers within this timeout, itself within API Gateway's 30 s limit.
+    api  = { handler = "task_scheduler.handlers.api.lambda_handler", timeout = 25 }
     emit = { handler = "task_scheduler.handlers.emit.lambda_handler", timeout = 30 }
   }
 

@@ -1,0 +1,52 @@
+# The module deployed into the local emulator that `make run` starts (no AWS account).
+# Only the provider differs from a real deployment: fake credentials, every service
+# pointed at the emulator, and no retry loops against calls it does not implement.
+provider "aws" {
+  region                      = var.region
+  access_key                  = "local"
+  secret_key                  = "local"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  max_retries                 = 1
+
+  endpoints {
+    apigatewayv2   = var.endpoint_url
+    cloudwatchlogs = var.endpoint_url
+    iam            = var.endpoint_url
+    lambda         = var.endpoint_url
+    sfn            = var.endpoint_url
+    sns            = var.endpoint_url
+    sqs            = var.endpoint_url
+    sts            = var.endpoint_url
+  }
+}
+
+module "task_scheduler" {
+  source = "../../"
+
+  name = "local-scheduler"
+  # The local gateway listens on 127.0.0.1 only and does not verify SigV4 signatures.
+  authorization_type = "NONE"
+  # No X-Ray daemon runs locally.
+  tracing_enabled = false
+  emit_retry      = { max_attempts = 3, interval_seconds = 1, backoff_rate = 2 }
+
+  subscriptions = {
+    # Read by `make run` to serve GET /events; the SNS envelope keeps the attributes.
+    events = { protocol = "sqs", endpoint = aws_sqs_queue.events.arn }
+    # What a consuming stack would subscribe: the raw message, attributes as SQS attributes.
+    worker = { protocol = "sqs", endpoint = aws_sqs_queue.worker.arn, raw_message_delivery = true }
+  }
+}
+
+# No aws_sqs_queue_policy here: the emulator does not enforce queue policies, and each one
+# costs ~25 s of apply and destroy while the provider waits for it to propagate. On AWS,
+# give SNS sqs:SendMessage as examples/complete does.
+resource "aws_sqs_queue" "events" {
+  name = "local-scheduler-events"
+}
+
+resource "aws_sqs_queue" "worker" {
+  name = "local-scheduler-worker"
+}

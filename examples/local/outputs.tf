@@ -1,0 +1,34 @@
+output "api_id" {
+  description = "ID of the HTTP API the local gateway serves."
+  value       = module.task_scheduler.api_id
+}
+
+output "sns_topic_arn" {
+  description = "Topic that emits each task at its timestamp."
+  value       = module.task_scheduler.sns_topic_arn
+}
+
+output "sfn_state_machine_arn" {
+  description = "State machine running one execution per task."
+  value       = module.task_scheduler.sfn_state_machine_arn
+}
+
+output "sqs_dead_letter_queue_url" {
+  description = "Queue holding tasks whose emission failed."
+  value       = module.task_scheduler.sqs_dead_letter_queue_url
+}
+
+output "lambda_emit_function_name" {
+  description = "Name of the emit function."
+  value       = module.task_scheduler.lambda_emit_function_name
+}
+
+output "sqs_events_queue_url" {
+  description = "Queue (SNS envelopes) that feeds GET /events."
+  value       = aws_sqs_queue.events.url
+}
+
+output "sqs_worker_queue_url" {
+  description = "Subscriber queue receiving raw messages, as a consuming stack would."
+  value       = aws_sqs_queue.worker.url
+}

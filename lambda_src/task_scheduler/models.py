@@ -1,0 +1,91 @@
+"""Data exchanged with clients, Step Functions and SNS."""
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PlainSerializer,
+)
+from pydantic_core import PydanticCustomError
+
+from task_scheduler.timestamps import format_timestamp, parse_timestamp
+
+
+def _require_unicode(message: JsonValue) -> JsonValue:
+    # JSON escapes such as "\ud800" decode to unpaired surrogates, which no UTF-8 payload can carry.
+    try:
+        json.dumps(message, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        raise PydanticCustomError(
+            "invalid_unicode", "message contains an unpaired UTF-16 surrogate escape"
+        ) from exc
+    return message
+
+
+Timestamp = Annotated[
+    datetime, BeforeValidator(parse_timestamp), PlainSerializer(format_timestamp, return_type=str)
+]
+"""An instant in UTC, at millisecond precision, written as YYYY-MM-DDTHH:MM:SS.mmmZ."""
+
+Message = Annotated[JsonValue, AfterValidator(_require_unicode)]
+"""Any JSON value, null included."""
+
+
+class ScheduleRequest(BaseModel):
+    """Body of POST /schedule."""
+
+    # Unknown fields are rejected rather than dropped: a typo must not go unnoticed.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timestamp: Timestamp
+    message: Message
+
+
+class ScheduledTask(BaseModel):
+    """Input of the Step Functions execution, which passes it on as the emit function's event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1)
+    timestamp: Timestamp
+    message: Message
+
+
+class ScheduleResponse(BaseModel):
+    """Body of a 201 answer to POST /schedule."""
+
+    message: str
+    id: str
+    timestamp: Timestamp
+    fires_immediately: bool
+
+
+class ErrorDetail(BaseModel):
+    """One broken rule: `field` names the body field at fault, None when no single field is."""
+
+    field: str | None
+    rule: str
+    detail: str
+
+
+class ErrorResponse(BaseModel):
+    """Body of every 4xx and 5xx answer."""
+
+    message: str
+    errors: list[ErrorDetail]
+
+
+class EmissionResult(BaseModel):
+    """What the emit function returns to Step Functions."""
+
+    id: str
+    message_id: str
+    emitted_at: Timestamp
+    lateness_seconds: float
