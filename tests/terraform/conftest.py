@@ -6,7 +6,7 @@ initialised once per session and planned once per tfvars case.
 """
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from tests.conftest import REPO_ROOT
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = Path(__file__).parent / "cases"
 COPIED = ["*.tf", "dist", "examples"]
+LEFT_BEHIND = shutil.ignore_patterns(".terraform*", "*.tfstate*")
 
 PlanFn = Callable[..., tftest.TerraformPlanOutput]
 
@@ -29,19 +30,20 @@ def module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for source in REPO_ROOT.glob(pattern):
             target = tree / source.name
             if source.is_dir():
-                shutil.copytree(source, target, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+                shutil.copytree(source, target, ignore=LEFT_BEHIND)
             else:
                 shutil.copy2(source, target)
     # The root module declares no provider; examples declare one that the override adjusts.
     shutil.copy2(FIXTURES / "offline_provider.tf", tree / "offline_provider.tf")
     shutil.copytree(Path(__file__).parent / "hcl", tree / "tests")
     for example in (tree / "examples").iterdir():
-        shutil.copy2(FIXTURES / "offline_provider_override.tf", example / "offline_provider_override.tf")
+        override = FIXTURES / "offline_provider_override.tf"
+        shutil.copy2(override, example / override.name)
     return tree
 
 
 @pytest.fixture(scope="session")
-def terraform(module_tree: Path) -> Iterator[Callable[[str], tftest.TerraformTest]]:
+def terraform(module_tree: Path) -> Callable[[str], tftest.TerraformTest]:
     """Initialised TerraformTest for a folder of the copied tree ('.' or 'examples/<name>')."""
     initialised: dict[str, tftest.TerraformTest] = {}
 
@@ -52,7 +54,7 @@ def terraform(module_tree: Path) -> Iterator[Callable[[str], tftest.TerraformTes
             initialised[folder] = tf
         return initialised[folder]
 
-    yield get
+    return get
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +62,9 @@ def plan(terraform: Callable[[str], tftest.TerraformTest]) -> PlanFn:
     """Plan a folder with a tfvars case from tests/terraform/cases (cached per session)."""
     cache: dict[tuple[str, str, str], tftest.TerraformPlanOutput] = {}
 
-    def run(folder: str = ".", case: str = "defaults", **tf_vars: Any) -> tftest.TerraformPlanOutput:
+    def run(
+        folder: str = ".", case: str = "defaults", **tf_vars: Any
+    ) -> tftest.TerraformPlanOutput:
         key = (folder, case, repr(sorted(tf_vars.items())))
         if key not in cache:
             cache[key] = terraform(folder).plan(

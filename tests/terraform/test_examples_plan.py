@@ -59,6 +59,7 @@ def test_complete_example_consumes_module_outputs_like_another_stack(plan: PlanF
     alarm_dimensions = expressions["aws_cloudwatch_metric_alarm.dead_letters"]["dimensions"]
     assert "module.task_scheduler.sqs_dead_letter_queue_arn" in alarm_dimensions["references"]
     queue_policy = expressions["data.aws_iam_policy_document.worker_queue"]["statement"][0]
-    assert "module.task_scheduler.sns_topic_arn" in queue_policy["condition"][0]["values"][
-        "references"
-    ]
+    assert (
+        "module.task_scheduler.sns_topic_arn"
+        in queue_policy["condition"][0]["values"]["references"]
+    )

@@ -82,7 +82,9 @@ def test_deployer_policy_is_the_documented_list_scoped_by_name(plan: PlanFn, cas
             # API ids are generated, so the API is scoped by region only.
             assert all(":apigateway:eu-west-1::/" in r for r in statement["Resource"])
         elif statement["Sid"] == "UsePowertoolsLayer":
-            assert statement["Resource"][0].startswith("arn:aws:lambda:eu-west-1:017000801446:layer:")
+            assert statement["Resource"][0].startswith(
+                "arn:aws:lambda:eu-west-1:017000801446:layer:"
+            )
         else:
             assert all(f"/{name}" in r or f":{name}" in r for r in statement["Resource"]), statement
     pass_role = next(s for s in deployer if s["Action"] == ["iam:PassRole"])

@@ -136,7 +136,9 @@ def test_functions_deploy_a_fresh_build_of_lambda_src(plan: PlanFn, tmp_path: Pa
             "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
         ]
     assert deployed["task-scheduler-api"]["handler"] == "task_scheduler.handlers.api.lambda_handler"
-    assert deployed["task-scheduler-emit"]["handler"] == "task_scheduler.handlers.emit.lambda_handler"
+    assert (
+        deployed["task-scheduler-emit"]["handler"] == "task_scheduler.handlers.emit.lambda_handler"
+    )
 
 
 def test_authorization_none_is_explicit_opt_in(plan: PlanFn) -> None:
