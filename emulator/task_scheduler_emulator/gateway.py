@@ -1,0 +1,257 @@
+"""Gap 7: serve the HTTP APIs (apigatewayv2) that moto only stores.
+
+Every request is matched against the stored routes of the HTTP APIs (``METHOD /path`` with
+``{param}``/``{proxy+}``, ``ANY``, ``$default``; a leading named-stage segment is stripped),
+turned into an API Gateway payload-format-2.0 event, passed to the route's AWS_PROXY Lambda
+integration through the emulator's ``lambda:Invoke`` and the Lambda proxy response converted
+back to HTTP. No route -> 404 ``{"message":"Not Found"}``; a failed function -> 500
+``{"message":"Internal Server Error"}``, as on API Gateway. Binds 127.0.0.1 only.
+Not emulated: authorizers, throttling, CORS, payload format 1.0, non-Lambda integrations.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import boto3
+from botocore.config import Config
+
+_FUNCTION_ARN = re.compile(r"arn:aws[\w-]*:lambda:[\w-]+:(\d{12}):function:[^/:]+(:[^/]+)?")
+_TEXT_TYPE = re.compile(
+    r"^(text/|application/(.*[+/])?(json|xml|javascript|x-www-form-urlencoded))"
+)
+_Response = tuple[int, dict[str, str], bytes]
+_Rank = tuple[int, int, bool]
+
+
+def _json_response(status: int, message: str) -> _Response:
+    return status, {"content-type": "application/json"}, json.dumps({"message": message}).encode()
+
+
+def _combine(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Repeated names joined with commas, as API Gateway does for headers and query strings."""
+    combined: dict[str, str] = {}
+    for name, value in pairs:
+        combined[name] = f"{combined[name]},{value}" if name in combined else value
+    return combined
+
+
+def _body(body: bytes, content_type: str) -> tuple[str, bool]:
+    """The event's (body, isBase64Encoded): text types as text, anything else base64."""
+    if _TEXT_TYPE.match(content_type):
+        with contextlib.suppress(UnicodeDecodeError):
+            return body.decode(), False
+    return base64.b64encode(body).decode(), True
+
+
+def to_http(payload: bytes) -> _Response:
+    """A Lambda proxy (format 2.0) response as (status, headers, body)."""
+    try:
+        result = json.loads(payload)
+    except ValueError:
+        return _json_response(500, "Internal Server Error")
+    if not isinstance(result, dict) or "statusCode" not in result:  # format 2.0 inference
+        return 200, {"content-type": "application/json"}, payload
+    headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+    if result.get("cookies"):
+        headers["set-cookie"] = "\n".join(result["cookies"])
+    body = result.get("body") or ""
+    body = body if isinstance(body, str) else json.dumps(body)
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    return int(result["statusCode"]), headers, raw
+
+
+def match_route(route_key: str, method: str, path: str) -> tuple[_Rank, dict[str, str]] | None:
+    """(rank, path parameters) if the route matches; the lowest rank is the most specific:
+    literal path < path with {params} < greedy {proxy+} < $default, then method < ANY."""
+    if route_key == "$default":
+        return (2, 0, False), {}
+    route_method, _, template = route_key.partition(" ")
+    if route_method not in (method, "ANY"):
+        return None
+    wanted, actual = template.strip("/").split("/"), path.strip("/").split("/")
+    params: dict[str, str] = {}
+    for index, segment in enumerate(wanted):
+        if segment.startswith("{") and segment.endswith("+}"):
+            if index >= len(actual) or not actual[index]:
+                return None
+            params[segment[1:-2]] = "/".join(actual[index:])
+            return (1, len(params), route_method == "ANY"), params
+        if index >= len(actual):
+            return None
+        if segment.startswith("{") and segment.endswith("}"):
+            params[segment[1:-1]] = actual[index]
+        elif segment != actual[index]:
+            return None
+    if len(wanted) != len(actual):
+        return None
+    return (0, len(params), route_method == "ANY"), params
+
+
+class Gateway:
+    """A local HTTP endpoint (127.0.0.1) for the HTTP APIs stored in the emulator."""
+
+    def __init__(
+        self,
+        endpoint_url: str | None,
+        *,
+        region: str = "us-east-1",
+        port: int = 0,
+        api_id: str | None = None,
+        local_routes: Mapping[str, Callable[[BaseHTTPRequestHandler], None]] | None = None,
+    ) -> None:
+        """``local_routes`` ("GET /events": handler) are answered by local code, not an API."""
+        options: dict[str, Any] = {"region_name": region, "endpoint_url": endpoint_url}
+        if endpoint_url:
+            options.update(aws_access_key_id="testing", aws_secret_access_key="testing")
+        self._apis = boto3.client("apigatewayv2", **options)
+        config = Config(retries={"total_max_attempts": 1}, read_timeout=30)  # API GW: 30 s
+        self._lambda = boto3.client("lambda", config=config, **options)
+        self._api_id = api_id
+        self._local_routes = dict(local_routes or {})
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                local = gateway._local_routes.get(f"{self.command} {urlsplit(self.path).path}")
+                if local is not None:
+                    return local(self)
+                status, headers, body = gateway.handle(self)
+                self.send_response(status)
+                for name, value in headers.items():
+                    for line in value.split("\n"):  # one Set-Cookie line per cookie
+                        self.send_header(name, line)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _route(self, method: str, path: str) -> tuple[str, dict[str, Any], str] | None:
+        """The most specific (api id, route + path "params", stage) for the request."""
+        candidates = []
+        for api in self._apis.get_apis().get("Items", []):
+            api_id = api["ApiId"]
+            if api.get("ProtocolType") != "HTTP" or self._api_id not in (None, api_id):
+                continue
+            stages = {s["StageName"] for s in self._apis.get_stages(ApiId=api_id)["Items"]}
+            stage, local_path = "$default", path
+            first, _, rest = path.lstrip("/").partition("/")
+            if first in stages - {"$default"}:
+                stage, local_path = first, "/" + rest
+            for route in self._apis.get_routes(ApiId=api_id).get("Items", []):
+                if found := match_route(route["RouteKey"], method, local_path):
+                    candidates.append((found[0], api_id, {**route, "params": found[1]}, stage))
+        if not candidates:
+            return None
+        _, api_id, route, stage = min(candidates, key=lambda c: c[0])
+        return api_id, route, stage
+
+    def handle(self, request: BaseHTTPRequestHandler) -> _Response:
+        """Serve one request: route, invoke the integration Lambda, convert its response."""
+        url = urlsplit(request.path)
+        length = int(request.headers.get("content-length") or 0)
+        body = request.rfile.read(length) if length else b""
+        found = self._route(request.command, url.path or "/")
+        if found is None:
+            return _json_response(404, "Not Found")
+        api_id, route, stage = found
+        target = route.get("Target", "").removeprefix("integrations/")
+        integration = self._apis.get_integration(ApiId=api_id, IntegrationId=target)
+        function = _FUNCTION_ARN.search(integration.get("IntegrationUri", ""))
+        if integration.get("IntegrationType") != "AWS_PROXY" or function is None:
+            return _json_response(500, "Internal Server Error")
+        event = self._event(request, url.path or "/", url.query, body, api_id, route, stage)
+        event["requestContext"]["accountId"] = function.group(1)
+        try:
+            result = self._lambda.invoke(FunctionName=function.group(0), Payload=json.dumps(event))
+        except Exception:
+            return _json_response(503, "Service Unavailable")
+        if result.get("FunctionError"):
+            return _json_response(500, "Internal Server Error")
+        status, headers, raw = to_http(result["Payload"].read())
+        return status, {**headers, "apigw-requestid": event["requestContext"]["requestId"]}, raw
+
+    def _event(
+        self,
+        request: BaseHTTPRequestHandler,
+        path: str,
+        query: str,
+        body: bytes,
+        api_id: str,
+        route: dict[str, Any],
+        stage: str,
+    ) -> dict[str, Any]:
+        """The payload-format-2.0 event for the request."""
+        headers = _combine((name.lower(), value) for name, value in request.headers.items())
+        cookies = [c.strip() for c in headers.pop("cookie", "").split(";") if c.strip()]
+        now = time.time()
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": route["RouteKey"],
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": headers,
+            "requestContext": {
+                "accountId": "",
+                "apiId": api_id,
+                "domainName": headers.get("host", self.url.removeprefix("http://")),
+                "domainPrefix": api_id,
+                "http": {
+                    "method": request.command,
+                    "path": path,
+                    "protocol": request.request_version,
+                    "sourceIp": request.client_address[0],
+                    "userAgent": headers.get("user-agent", ""),
+                },
+                "requestId": str(uuid.uuid4()),
+                "routeKey": route["RouteKey"],
+                "stage": stage,
+                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "timeEpoch": int(now * 1000),
+            },
+            "isBase64Encoded": False,
+        }
+        optional = {
+            "cookies": cookies,
+            "queryStringParameters": _combine(parse_qsl(query, keep_blank_values=True)),
+            "pathParameters": route["params"],
+        }
+        event.update({key: value for key, value in optional.items() if value})
+        if body:
+            content_type = headers.get("content-type", "text/plain")
+            event["body"], event["isBase64Encoded"] = _body(body, content_type)
+        return event
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

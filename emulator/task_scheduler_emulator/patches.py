@@ -1,0 +1,31 @@
+"""The single entry point that applies every moto patch of the emulator (idempotent)."""
+
+from __future__ import annotations
+
+import threading
+
+from . import (
+    apigw_stage,
+    lambda_config,
+    lambda_layers,
+    lambda_runtime,
+    sfn_validate,
+    sfn_versions,
+    sfn_wait,
+)
+
+# Gaps 1, 2, 5, 6, then the further gaps 8, 9, 10 (3 and 4 are set by config.py/server.py).
+_PATCHES = [sfn_validate, sfn_versions, lambda_runtime, sfn_wait]
+_PATCHES += [lambda_layers, lambda_config, apigw_stage]
+_lock = threading.Lock()
+_applied = False
+
+
+def apply_patches() -> None:
+    """Patch moto in this process; safe to call repeatedly."""
+    global _applied
+    with _lock:
+        if not _applied:
+            for module in _PATCHES:
+                module.patch()
+            _applied = True

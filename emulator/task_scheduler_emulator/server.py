@@ -1,0 +1,62 @@
+"""The emulator process: moto's ThreadedMotoServer on 127.0.0.1, patched and configured.
+
+Gap 4: moto's Step Functions interpreter calls Lambda, SQS, SNS, ... at
+``http://localhost:$MOTO_PORT`` (``moto.settings.moto_server_port``, default 5000), and the
+Lambda runtime points handlers there too, so ``MOTO_PORT`` is set to the port actually bound.
+``MOTO_PORT`` is process-wide: run one emulator per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from moto.server import ThreadedMotoServer
+
+from .config import configure
+from .patches import apply_patches
+
+
+class Emulator:
+    """A running moto server; use as a context manager or call :meth:`stop`."""
+
+    def __init__(self, port: int = 0) -> None:
+        apply_patches()
+        self._previous_config = configure()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server.start()
+        self.host, self.port = self._server.get_host_and_port()
+        self._previous_moto_port = os.environ.get("MOTO_PORT")
+        os.environ["MOTO_PORT"] = str(self.port)
+        self._stopped = False
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        """Stop the server; restore MOTO_PORT and moto's config switches (patches stay)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.stop()
+        if self._server._server is not None:  # ThreadedMotoServer.stop leaves the socket open
+            self._server._server.server_close()
+        configure(self._previous_config)
+        if self._previous_moto_port is None:
+            os.environ.pop("MOTO_PORT", None)
+        else:
+            os.environ["MOTO_PORT"] = self._previous_moto_port
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_emulator(port: int = 0, *, quiet: bool = True) -> Emulator:
+    """Start the emulator on 127.0.0.1:``port`` (0 = a free port); see ``Emulator.endpoint_url``."""
+    if quiet:  # werkzeug logs every request at INFO; errors are still logged
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    return Emulator(port=port)

@@ -1,0 +1,115 @@
+"""Gap 7: the local gateway serves the stored HTTP API routes through their Lambda integration."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from task_scheduler_emulator import Emulator, Gateway
+
+HANDLER = {
+    "api.py": """
+import json
+
+def handler(event, context):
+    if event.get("rawQueryString") == "explode":
+        raise RuntimeError("explode")
+    return {
+        "statusCode": 202,
+        "headers": {"content-type": "application/json", "x-route": event["routeKey"]},
+        "cookies": ["a=1", "b=2"],
+        "body": json.dumps({"event": event}),
+    }
+"""
+}
+
+
+@pytest.fixture
+def gateway(
+    emulator: Emulator, client: Callable[[str], Any], make_function: Callable[..., str]
+) -> Iterator[Gateway]:
+    apis = client("apigatewayv2")
+    function_arn = make_function(HANDLER, "api.handler")
+    api = apis.create_api(Name="scheduler", ProtocolType="HTTP")
+    integration = apis.create_integration(
+        ApiId=api["ApiId"],
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations",
+        PayloadFormatVersion="2.0",
+    )
+    apis.create_route(
+        ApiId=api["ApiId"],
+        RouteKey="POST /schedule",
+        Target=f"integrations/{integration['IntegrationId']}",
+    )
+    apis.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+    with Gateway(emulator.endpoint_url, api_id=api["ApiId"]) as running:
+        yield running
+    apis.delete_api(ApiId=api["ApiId"])
+
+
+def request(
+    url: str, method: str, body: bytes | None = None, **headers: str
+) -> tuple[int, Any, Any]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, body, headers, method=method)) as r:
+            return r.status, r.headers, json.loads(r.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, json.loads(error.read())
+
+
+def test_post_reaches_the_lambda_with_a_v2_event(gateway: Gateway) -> None:
+    status, headers, body = request(
+        f"{gateway.url}/schedule?a=1&a=2&b=x",
+        "POST",
+        b'{"message": "hi"}',
+        **{"Content-Type": "application/json", "X-Custom": "yes", "Cookie": "c=3; d=4"},
+    )
+
+    assert status == 202
+    assert headers["x-route"] == "POST /schedule"
+    assert headers.get_all("set-cookie") == ["a=1", "b=2"]
+    event = body["event"]
+    assert (event["version"], event["routeKey"], event["rawPath"]) == (
+        "2.0",
+        "POST /schedule",
+        "/schedule",
+    )
+    assert event["rawQueryString"] == "a=1&a=2&b=x"
+    assert event["queryStringParameters"] == {"a": "1,2", "b": "x"}
+    assert event["headers"]["x-custom"] == "yes"
+    assert event["cookies"] == ["c=3", "d=4"]
+    assert (event["body"], event["isBase64Encoded"]) == ('{"message": "hi"}', False)
+    context = event["requestContext"]
+    assert context["http"]["method"] == "POST"
+    assert context["http"]["path"] == "/schedule"
+    assert context["http"]["sourceIp"] == "127.0.0.1"
+    assert context["stage"] == "$default"
+    assert context["accountId"] == "123456789012"
+    assert {"apiId", "domainName", "requestId", "time", "timeEpoch"} <= context.keys()
+
+
+def test_binary_body_is_base64_encoded(gateway: Gateway) -> None:
+    _, _, body = request(
+        f"{gateway.url}/schedule",
+        "POST",
+        b"\xff\x00",
+        **{"Content-Type": "application/octet-stream"},
+    )
+
+    assert body["event"]["isBase64Encoded"] is True
+    assert body["event"]["body"] == "/wA="
+
+
+def test_unknown_route_is_404_and_failing_lambda_is_500(gateway: Gateway) -> None:
+    assert request(f"{gateway.url}/schedule", "GET")[::2] == (404, {"message": "Not Found"})
+    assert request(f"{gateway.url}/other", "POST", b"{}")[::2] == (404, {"message": "Not Found"})
+    assert request(f"{gateway.url}/schedule?explode", "POST", b"{}")[::2] == (
+        500,
+        {"message": "Internal Server Error"},
+    )
