@@ -14,7 +14,7 @@ TF_DIRS := . examples/basic examples/complete examples/local
 export TF_CLI_CONFIG_FILE := $(CURDIR)/$(BUILD)/terraform.rc
 export TF_IN_AUTOMATION := 1
 
-.PHONY: help install build check-build lint test run stop bench clean
+.PHONY: help install build lint test run stop bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,8 +35,8 @@ build: install ## Rebuild the Lambda package (reproducible zip)
 	$(BIN)/python scripts/build_lambda.py $(ZIP)
 
 lint: install ## ruff, mypy, terraform fmt and validate
-	$(BIN)/ruff check lambda_src emulator tests scripts
-	$(BIN)/ruff format --check lambda_src emulator tests scripts
+	$(BIN)/ruff check lambda_src emulator tests scripts benchmarks
+	$(BIN)/ruff format --check lambda_src emulator tests scripts benchmarks
 	$(BIN)/mypy
 	terraform fmt -check -recursive
 	@for d in $(TF_DIRS); do \
@@ -47,14 +47,14 @@ lint: install ## ruff, mypy, terraform fmt and validate
 test: lint ## Everything CI runs: lint, unit, plan and local-stack tests
 	$(BIN)/pytest
 
-run: install ## Deploy examples/local into the embedded emulator and serve the API
+run: build ## Deploy examples/local into the embedded emulator and serve the API
 	$(BIN)/python -m task_scheduler_emulator.run
 
 stop: ## Stop a `make run` started in another terminal
 	-$(BIN)/python -m task_scheduler_emulator.run --stop
 
 bench: install ## Print performance figures
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/local_stack.py
 
 clean: ## Remove build and Terraform working files
 	rm -rf $(BUILD) $(VENV) .pytest_cache .mypy_cache .ruff_cache

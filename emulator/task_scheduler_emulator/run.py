@@ -1,0 +1,110 @@
+"""`make run`: the product on localhost, until Ctrl-C (or `make stop`) destroys it.
+
+    python -m task_scheduler_emulator.run [--port 8080] [--state-dir build/local]
+    python -m task_scheduler_emulator.run --stop
+
+The port defaults to $TASK_SCHEDULER_PORT, else 8080. `--ready-file` receives the endpoints as
+JSON once the API is served (for scripts and tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .local_stack import REPO_ROOT, LocalStack
+
+DEFAULT_STATE_DIR = REPO_ROOT / "build" / "local"
+PID_FILE = "run.pid"
+
+
+def _echo(line: str) -> None:
+    print(line, flush=True)
+
+
+def _banner(stack: LocalStack) -> str:
+    url = stack.url
+    timings = ", ".join(f"{k.removesuffix('_seconds')} {v} s" for k, v in stack.timings.items())
+    return f"""
+Task scheduler running locally ({timings}).
+  API:     POST {url}/schedule
+  Events:  GET  {url}/events   (Server-Sent Events; emissions are also printed below)
+
+Schedule a task 5 seconds from now:
+  ts=$(date -u -d '+5 seconds' +%Y-%m-%dT%H:%M:%S.%3NZ)
+  curl -s {url}/schedule -H 'Content-Type: application/json' \\
+    -d '{{"timestamp": "'"$ts"'", "message": {{"name": "Luke"}}}}'
+Watch it arrive:
+  curl -N {url}/events
+
+Ctrl-C (or `make stop`) destroys the stack and stops everything.
+"""
+
+
+def stop_running(state_dir: Path) -> int:
+    """Ask the `make run` that owns `state_dir` to shut down, and wait until it has."""
+    pid_file = state_dir / PID_FILE
+    if not pid_file.exists():
+        print("No local stack is running.")
+        return 0
+    pid = int(pid_file.read_text())
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGINT)
+    while pid_file.exists():  # removed once the stack is destroyed
+        time.sleep(0.2)
+    return 0
+
+
+def serve(port: int, state_dir: Path, ready_file: Path | None) -> int:
+    stop_requested = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop_requested.set())
+    state_dir.mkdir(parents=True, exist_ok=True)
+    pid_file = state_dir / PID_FILE
+    pid_file.write_text(str(os.getpid()))
+    stack = LocalStack(port=port, state_dir=state_dir, echo=_echo)
+    try:
+        _echo("Starting the emulator and applying examples/local ...")
+        stack.start()
+        _echo(_banner(stack))
+        if ready_file is not None:
+            assert stack.emulator is not None
+            ready = {
+                "url": stack.url,
+                "endpoint_url": stack.emulator.endpoint_url,
+                "timings": stack.timings,
+                "outputs": stack.outputs,
+            }
+            ready_file.write_text(json.dumps(ready))
+        stop_requested.wait()
+        _echo("Destroying the stack ...")
+    finally:
+        stack.stop()
+        pid_file.unlink(missing_ok=True)
+    _echo(f"Stopped ({', '.join(f'{k} {v}' for k, v in stack.timings.items())}).")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("TASK_SCHEDULER_PORT", 8080))
+    )
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    parser.add_argument("--ready-file", type=Path)
+    parser.add_argument("--stop", action="store_true", help="stop a running `make run`")
+    args = parser.parse_args(argv)
+    if args.stop:
+        return stop_running(args.state_dir)
+    return serve(args.port, args.state_dir, args.ready_file)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
