@@ -20,6 +20,12 @@ data "aws_iam_policy_document" "states_assume" {
       type        = "Service"
       identifiers = ["states.amazonaws.com"]
     }
+    # Confused-deputy guard: only this module's state machine may use the role.
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["${local.arn_prefix.states}:stateMachine:${var.name}"]
+    }
   }
 }
 
@@ -50,8 +56,13 @@ data "aws_iam_policy_document" "lambda_logs" {
 data "aws_iam_policy_document" "tracing" {
   statement {
     sid = "WriteTraces"
-    # X-Ray trace ingestion has no resource-level permissions: AWS requires "*".
-    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    # X-Ray trace ingestion and sampling have no resource-level permissions: AWS requires "*".
+    actions = [
+      "xray:PutTraceSegments",
+      "xray:PutTelemetryRecords",
+      "xray:GetSamplingRules",
+      "xray:GetSamplingTargets",
+    ]
     resources = ["*"]
   }
 }
@@ -70,7 +81,10 @@ data "aws_iam_policy_document" "publish" {
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.this.arn]
   }
+}
 
+# Empty without a customer managed key: AWS managed keys authorise through their key policies.
+data "aws_iam_policy_document" "encrypt" {
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
     content {
@@ -91,16 +105,7 @@ data "aws_iam_policy_document" "orchestrate" {
   statement {
     sid       = "DeadLetterTasks"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letter.arn]
-  }
-
-  dynamic "statement" {
-    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
-    content {
-      sid       = "EncryptDeadLetters"
-      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-      resources = [statement.value]
-    }
+    resources = [aws_sqs_queue.this.arn]
   }
 }
 
@@ -109,16 +114,7 @@ data "aws_iam_policy_document" "state_machine_logs" {
     sid = "DeliverExecutionLogs"
     # CloudWatch Logs delivery for Step Functions is configured through these
     # account-level APIs, which support no resource-level permissions: AWS requires "*".
-    actions = [
-      "logs:CreateLogDelivery",
-      "logs:GetLogDelivery",
-      "logs:UpdateLogDelivery",
-      "logs:DeleteLogDelivery",
-      "logs:ListLogDeliveries",
-      "logs:PutResourcePolicy",
-      "logs:DescribeResourcePolicies",
-      "logs:DescribeLogGroups",
-    ]
+    actions   = local.log_delivery_actions
     resources = ["*"]
   }
 }
@@ -138,6 +134,7 @@ data "aws_iam_policy_document" "emit" {
   source_policy_documents = concat([
     data.aws_iam_policy_document.lambda_logs["emit"].json,
     data.aws_iam_policy_document.publish.json,
+    data.aws_iam_policy_document.encrypt.json,
   ], local.tracing_policies)
 }
 
@@ -145,6 +142,7 @@ data "aws_iam_policy_document" "state_machine" {
   source_policy_documents = concat([
     data.aws_iam_policy_document.orchestrate.json,
     data.aws_iam_policy_document.state_machine_logs.json,
+    data.aws_iam_policy_document.encrypt.json,
   ], local.tracing_policies)
 }
 
@@ -189,10 +187,30 @@ locals {
     lambda = "arn:${local.partition}:lambda:${local.region}:*"
     logs   = "arn:${local.partition}:logs:${local.region}:*"
   }
-  log_group_names = [
-    "/aws/lambda/${var.name}-*",
-    "/aws/vendedlogs/states/${var.name}",
-    "/aws/apigateway/${var.name}",
+  log_delivery_actions = [
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+  ]
+  # Exact names, so that the deployer cannot touch other resources sharing the prefix.
+  role_arns = [
+    for role in concat(values(aws_iam_role.lambda)[*].name, [aws_iam_role.state_machine.name]) :
+    "${local.arn_prefix.iam}:role/${role}"
+  ]
+  function_arns = [
+    for function in [aws_lambda_function.api.function_name, aws_lambda_function.emit.function_name] :
+    "${local.arn_prefix.lambda}:function:${function}"
+  ]
+  log_group_arns = [
+    for group in concat(values(aws_cloudwatch_log_group.lambda)[*].name, [
+      aws_cloudwatch_log_group.state_machine.name,
+      aws_cloudwatch_log_group.api_access.name,
+    ]) : "${local.arn_prefix.logs}:log-group:${group}"
   ]
 }
 
@@ -206,13 +224,13 @@ data "aws_iam_policy_document" "deployer" {
       "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:ListRolePolicies",
       "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:UpdateAssumeRolePolicy",
     ]
-    resources = ["${local.arn_prefix.iam}:role/${var.name}-*"]
+    resources = local.role_arns
   }
 
   statement {
     sid       = "PassRolesToServices"
     actions   = ["iam:PassRole"]
-    resources = ["${local.arn_prefix.iam}:role/${var.name}-*"]
+    resources = local.role_arns
     condition {
       test     = "StringEquals"
       variable = "iam:PassedToService"
@@ -277,7 +295,7 @@ data "aws_iam_policy_document" "deployer" {
       "lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy",
       "lambda:TagResource", "lambda:UntagResource", "lambda:ListTags",
     ]
-    resources = ["${local.arn_prefix.lambda}:function:${var.name}-*"]
+    resources = local.function_arns
   }
 
   statement {
@@ -293,18 +311,14 @@ data "aws_iam_policy_document" "deployer" {
       "logs:DeleteRetentionPolicy", "logs:TagResource", "logs:UntagResource",
       "logs:ListTagsForResource", "logs:TagLogGroup", "logs:ListTagsLogGroup",
     ]
-    resources = [for name in local.log_group_names : "${local.arn_prefix.logs}:log-group:${name}"]
+    resources = local.log_group_arns
   }
 
   statement {
     sid = "DescribeLogGroupsAndDeliveries"
     # Listing log groups and the Step Functions log-delivery APIs have no
     # resource-level permissions: AWS requires "*".
-    actions = [
-      "logs:DescribeLogGroups", "logs:CreateLogDelivery", "logs:GetLogDelivery",
-      "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries",
-      "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
-    ]
+    actions   = local.log_delivery_actions
     resources = ["*"]
   }
 

@@ -80,7 +80,8 @@ resource "aws_sns_topic_subscription" "this" {
   filter_policy_scope  = each.value.filter_policy == null ? null : each.value.filter_policy_scope
 }
 
-resource "aws_sqs_queue" "dead_letter" {
+# The dead-letter queue: tasks whose emission failed after every retry, with the error.
+resource "aws_sqs_queue" "this" {
   name                      = "${var.name}-dead-letter"
   message_retention_seconds = var.dead_letter_retention_seconds
   sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
@@ -111,8 +112,10 @@ resource "aws_lambda_function" "emit" {
     mode = var.tracing_enabled ? "Active" : "PassThrough"
   }
 
-  tags       = var.tags
-  depends_on = [aws_cloudwatch_log_group.lambda]
+  tags = var.tags
+  # The log group must exist before the function logs, and the role's policy before the
+  # function uses it (X-Ray tracing is checked at creation).
+  depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.emit]
 }
 
 resource "aws_sfn_state_machine" "this" {
@@ -137,6 +140,10 @@ resource "aws_sfn_state_machine" "this" {
           "Payload.$"  = "$"
         }
         OutputPath = "$.Payload"
+        # Worst case after the Wait, all retries failing: 126 s (Lambda service errors)
+        # + at most 900 s (emit_retry, see its validation) + 255 s (dead-letter send)
+        # + up to 10 function timeouts of 30 s: under half an hour, well inside the hour
+        # the api function keeps between the latest timestamp and the one-year limit.
         Retry = [
           {
             ErrorEquals     = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
@@ -164,14 +171,14 @@ resource "aws_sfn_state_machine" "this" {
         Type     = "Task"
         Resource = "arn:${local.partition}:states:::sqs:sendMessage"
         Parameters = {
-          QueueUrl        = aws_sqs_queue.dead_letter.url
+          QueueUrl        = aws_sqs_queue.this.url
           "MessageBody.$" = "$"
         }
         Retry = [
           {
             ErrorEquals     = ["States.ALL"]
-            IntervalSeconds = 5
-            MaxAttempts     = 10
+            IntervalSeconds = 1
+            MaxAttempts     = 8
             BackoffRate     = 2
           },
         ]
@@ -197,6 +204,8 @@ resource "aws_sfn_state_machine" "this" {
   }
 
   tags = var.tags
+  # CreateStateMachine checks that the role may deliver logs and traces.
+  depends_on = [aws_iam_role_policy.state_machine]
 }
 
 ################################################################################
@@ -228,7 +237,7 @@ resource "aws_lambda_function" "api" {
   }
 
   tags       = var.tags
-  depends_on = [aws_cloudwatch_log_group.lambda]
+  depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.api]
 }
 
 resource "aws_apigatewayv2_api" "this" {
@@ -238,7 +247,7 @@ resource "aws_apigatewayv2_api" "this" {
   tags          = var.tags
 }
 
-resource "aws_apigatewayv2_integration" "api" {
+resource "aws_apigatewayv2_integration" "this" {
   api_id                 = aws_apigatewayv2_api.this.id
   integration_type       = "AWS_PROXY"
   integration_uri        = aws_lambda_function.api.arn
@@ -247,10 +256,10 @@ resource "aws_apigatewayv2_integration" "api" {
   timeout_milliseconds   = (local.functions.api.timeout + 1) * 1000
 }
 
-resource "aws_apigatewayv2_route" "schedule" {
+resource "aws_apigatewayv2_route" "this" {
   api_id             = aws_apigatewayv2_api.this.id
   route_key          = local.schedule_route_key
-  target             = "integrations/${aws_apigatewayv2_integration.api.id}"
+  target             = "integrations/${aws_apigatewayv2_integration.this.id}"
   authorization_type = var.authorization_type
 }
 
@@ -283,7 +292,7 @@ resource "aws_apigatewayv2_stage" "this" {
   tags = var.tags
 }
 
-resource "aws_lambda_permission" "api_gateway" {
+resource "aws_lambda_permission" "this" {
   statement_id  = "AllowScheduleRouteInvoke"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.api.function_name

@@ -4,8 +4,8 @@ output "api_id" {
 }
 
 output "api_endpoint" {
-  description = "Base URL of the HTTP API's $default stage."
-  value       = aws_apigatewayv2_stage.this.invoke_url
+  description = "Base URL of the HTTP API (its $default stage), without a trailing slash."
+  value       = aws_apigatewayv2_api.this.api_endpoint
 }
 
 output "api_execution_arn" {
@@ -15,12 +15,12 @@ output "api_execution_arn" {
 
 output "api_schedule_url" {
   description = "Full URL to POST tasks to: {\"timestamp\": \"<ISO 8601 with offset>\", \"message\": <any JSON>}."
-  value       = "${trimsuffix(aws_apigatewayv2_stage.this.invoke_url, "/")}/schedule"
+  value       = "${aws_apigatewayv2_api.this.api_endpoint}/schedule"
 }
 
 output "api_authorization_type" {
   description = "Authorization the schedule route requires (AWS_IAM: sign requests with SigV4 for service execute-api)."
-  value       = aws_apigatewayv2_route.schedule.authorization_type
+  value       = aws_apigatewayv2_route.this.authorization_type
 }
 
 output "sns_topic_arn" {
@@ -50,12 +50,12 @@ output "sfn_state_machine_name" {
 
 output "sqs_dead_letter_queue_arn" {
   description = "ARN of the dead-letter queue that receives tasks whose emission failed after all retries."
-  value       = aws_sqs_queue.dead_letter.arn
+  value       = aws_sqs_queue.this.arn
 }
 
 output "sqs_dead_letter_queue_url" {
   description = "URL of the dead-letter queue."
-  value       = aws_sqs_queue.dead_letter.url
+  value       = aws_sqs_queue.this.url
 }
 
 output "lambda_api_function_arn" {

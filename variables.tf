@@ -195,14 +195,14 @@ variable "subscriptions" {
   validation {
     condition = alltrue([
       for subscription in values(var.subscriptions) :
-      subscription.filter_policy_scope == null || contains(["MessageAttributes", "MessageBody"], coalesce(subscription.filter_policy_scope, "-"))
+      subscription.filter_policy_scope == null ? true : contains(["MessageAttributes", "MessageBody"], subscription.filter_policy_scope)
     ])
     error_message = "Each subscription filter_policy_scope must be MessageAttributes or MessageBody."
   }
 }
 
 variable "emit_retry" {
-  description = "Retry of a failed emission before the task goes to the dead-letter queue: attempts after the first, first interval in seconds, and the backoff multiplier. Lambda service errors and throttling are retried on a separate, longer schedule."
+  description = "Retry of a failed emission before the task goes to the dead-letter queue: attempts after the first, first interval in seconds, and the backoff multiplier; all the waits together may last at most 900 seconds. Lambda service errors and throttling are retried on a separate schedule."
   type = object({
     max_attempts     = optional(number, 3)
     interval_seconds = optional(number, 2)
@@ -223,6 +223,16 @@ variable "emit_retry" {
   validation {
     condition     = var.emit_retry.backoff_rate >= 1 && var.emit_retry.backoff_rate <= 10
     error_message = "emit_retry.backoff_rate must be from 1 to 10."
+  }
+
+  validation {
+    # A task due at the end of the horizon must still reach the dead-letter queue before its
+    # execution hits Step Functions' one-year limit (see the Emit state in main.tf).
+    condition = sum(concat([0], [
+      for attempt in range(max(0, floor(var.emit_retry.max_attempts))) :
+      var.emit_retry.interval_seconds * pow(var.emit_retry.backoff_rate, attempt)
+    ])) <= 900
+    error_message = "emit_retry may wait at most 900 seconds in all (interval_seconds * backoff_rate^n summed over the attempts)."
   }
 }
 

@@ -18,7 +18,7 @@ def managed_types(resources: dict[str, dict[str, Any]]) -> Counter[str]:
 def test_basic_example_uses_the_secure_defaults(plan: PlanFn) -> None:
     basic = plan("examples/basic")
     assert managed_types(module_resources(basic)) == Counter(BASE_COUNTS)
-    route = module_resources(basic)["aws_apigatewayv2_route.schedule"]["values"]
+    route = module_resources(basic)["aws_apigatewayv2_route.this"]["values"]
     assert route["authorization_type"] == "AWS_IAM"
     assert set(basic.outputs) == {
         "api_schedule_url",

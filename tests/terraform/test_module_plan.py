@@ -189,3 +189,12 @@ def test_subscriptions_from_the_typed_map(plan: PlanFn) -> None:
     assert subscriptions["https"]["raw_message_delivery"] is False
     assert json.loads(subscriptions["https"]["filter_policy"]) == {"message_encoding": ["json"]}
     assert subscriptions["https"]["filter_policy_scope"] == "MessageAttributes"
+
+
+def test_roles_are_authorised_before_their_users_are_created(plan: PlanFn) -> None:
+    # CreateStateMachine and CreateFunction (with tracing) check the role's permissions.
+    resources = plan().configuration["root_module"]["resources"]
+    depends_on = {r["address"]: set(r.get("depends_on", [])) for r in resources}
+    assert "aws_iam_role_policy.state_machine" in depends_on["aws_sfn_state_machine.this"]
+    assert "aws_iam_role_policy.api" in depends_on["aws_lambda_function.api"]
+    assert "aws_iam_role_policy.emit" in depends_on["aws_lambda_function.emit"]

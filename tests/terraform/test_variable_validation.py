@@ -34,6 +34,11 @@ CASES: dict[str, dict[str, tuple[Any, str]]] = {
         "api_throttling_burst_limit": (2.5, "api_throttling_burst_limit must be a whole number"),
         "lambda_memory_size": (10241, "lambda_memory_size must be a whole number"),
         "dead_letter_retention_seconds": (1209601, "dead_letter_retention_seconds must be from 60"),
+        # Each value is in range; together they would wait 10 times 100 s.
+        "emit_retry": (
+            {"max_attempts": 10, "interval_seconds": 100, "backoff_rate": 1},
+            "emit_retry may wait at most 900 seconds in all",
+        ),
     },
     "nested_objects": {
         "subscriptions": (

@@ -28,7 +28,7 @@ override_resource {
 }
 
 override_resource {
-  target = aws_sqs_queue.dead_letter
+  target = aws_sqs_queue.this
   values = {
     arn = "arn:aws:sqs:eu-west-1:111122223333:task-scheduler-dead-letter"
     url = "https://sqs.eu-west-1.amazonaws.com/111122223333/task-scheduler-dead-letter"
@@ -103,6 +103,7 @@ run "definition" {
       jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Parameters.QueueUrl == "https://sqs.eu-west-1.amazonaws.com/111122223333/task-scheduler-dead-letter" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Parameters["MessageBody.$"] == "$" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Retry[0].ErrorEquals == ["States.ALL"] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Retry[0].MaxAttempts == 8 &&
       jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Next == "EmissionFailed" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.EmissionFailed.Type == "Fail"
     )
