@@ -10,7 +10,6 @@ JSON once the API is served (for scripts and tests).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
@@ -55,10 +54,14 @@ def stop_running(state_dir: Path) -> int:
         print("No local stack is running.")
         return 0
     pid = int(pid_file.read_text())
-    with contextlib.suppress(ProcessLookupError):
+    try:
         os.kill(pid, signal.SIGINT)
-    while pid_file.exists():  # removed once the stack is destroyed
-        time.sleep(0.2)
+        while pid_file.exists():  # removed once the stack is destroyed
+            time.sleep(0.2)
+            os.kill(pid, 0)  # raises once the process is gone
+    except ProcessLookupError:  # it died without cleaning up
+        pid_file.unlink(missing_ok=True)
+        print(f"The local stack (pid {pid}) was not running; removed its stale pid file.")
     return 0
 
 

@@ -108,5 +108,6 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   threshold           = 0
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_actions
   tags                = local.tags
 }

@@ -1,6 +1,7 @@
 """Data exchanged with clients, Step Functions and SNS."""
 
 import json
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -17,15 +18,24 @@ from pydantic_core import PydanticCustomError
 
 from task_scheduler.timestamps import format_timestamp, parse_timestamp
 
+_NONCHARACTERS = re.compile("[\ufffe\uffff]")
+
 
 def _require_unicode(message: JsonValue) -> JsonValue:
     # JSON escapes such as "\ud800" decode to unpaired surrogates, which no UTF-8 payload can carry.
     try:
-        json.dumps(message, ensure_ascii=False).encode()
+        text = json.dumps(message, ensure_ascii=False)
+        text.encode()
     except UnicodeEncodeError as exc:
         raise PydanticCustomError(
             "invalid_unicode", "message contains an unpaired UTF-16 surrogate escape"
         ) from exc
+    # Step Functions writes these noncharacters unescaped into the dead-letter message, and SQS
+    # refuses them: a task holding one could not be parked if its emission failed.
+    if _NONCHARACTERS.search(text):
+        raise PydanticCustomError(
+            "invalid_unicode", "message contains U+FFFE or U+FFFF, which SQS cannot carry"
+        )
     return message
 
 

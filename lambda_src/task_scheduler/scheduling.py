@@ -17,7 +17,8 @@ MAX_EXECUTION_DURATION = timedelta(seconds=ONE_YEAR_SECONDS)
 
 # Step Functions caps execution input and state payloads at 256 KiB. When emission fails, the
 # Catch adds the error to the input before sending it to the dead-letter queue: keep room for it.
-DEAD_LETTER_RESERVE_BYTES = 8 * 1024
+# The error's Cause holds the function's error message and stack trace: a few KiB in practice.
+DEAD_LETTER_RESERVE_BYTES = 16 * 1024
 MAX_EXECUTION_INPUT_BYTES = 256 * 1024 - DEAD_LETTER_RESERVE_BYTES
 MAX_SNS_MESSAGE_BYTES = 256 * 1024
 

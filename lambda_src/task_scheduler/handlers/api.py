@@ -8,7 +8,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -54,15 +53,25 @@ def schedule(request: ScheduleRequest) -> Response[ScheduleResponse]:
     now = datetime.now(UTC)
     task = scheduling.build_task(request, now=now, max_horizon_seconds=settings.max_horizon_seconds)
     execution_input = scheduling.encode_execution_input(task)
-    aws.client("stepfunctions").start_execution(
-        stateMachineArn=settings.state_machine_arn, name=task.id, input=execution_input
-    )
+    _start_execution(settings.state_machine_arn, task.id, execution_input)
     answer = scheduling.describe(task, now=now)
     logger.info("Scheduled task", extra=answer.model_dump(mode="json", exclude={"message"}))
     metrics.add_metric(name="TasksScheduled", unit=MetricUnit.Count, value=1)
     return Response(
         status_code=HTTPStatus.CREATED, content_type=content_types.APPLICATION_JSON, body=answer
     )
+
+
+def _start_execution(state_machine_arn: str, name: str, execution_input: str) -> None:
+    try:
+        aws.client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=execution_input
+        )
+    except ClientError as error:
+        # The name is a fresh uuid4, so only our own earlier attempt can hold it: botocore
+        # retried a call that had started the execution but timed out before answering.
+        if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+            raise
 
 
 def _error_response(
@@ -172,23 +181,12 @@ def _upstream_failed(exc: Exception) -> Response[dict[str, Any]]:
     )
 
 
-@app.not_found
-def _not_found(_: NotFoundError) -> Response[dict[str, Any]]:
-    if app.current_event.path == "/schedule":
-        return _single_error(
-            HTTPStatus.METHOD_NOT_ALLOWED,
-            "Only POST is allowed on /schedule.",
-            "method_not_allowed",
-            "use POST",
-            headers={"Allow": "POST"},
-        )
-    return _single_error(
-        HTTPStatus.NOT_FOUND, "Not found.", "not_found", "the only route is POST /schedule"
-    )
-
-
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Media types are case-insensitive, but Powertools compares them as written.
+    headers = event.get("headers") or {}
+    if "content-type" in headers:
+        headers["content-type"] = headers["content-type"].lower()
     return app.resolve(event, context)
