@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.local_stack.conftest import Inbox, RunningStack
+from tests.terraform.test_iam_policies import ACTIONS_REQUIRING_STAR
 
 pytestmark = pytest.mark.local_stack
 
@@ -224,7 +225,9 @@ def test_deployed_policies_name_concrete_resources(stack: RunningStack) -> None:
             resources = statement["Resource"]
             resources = [resources] if isinstance(resources, str) else resources
             assert not [a for a in actions if "*" in a]
-            if resources != ["*"]:
+            if resources == ["*"]:
+                assert set(actions) <= ACTIONS_REQUIRING_STAR, statement
+            else:
                 assert all(r.startswith("arn:aws:") and "local-scheduler" in r for r in resources)
 
 
