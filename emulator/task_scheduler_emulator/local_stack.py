@@ -30,6 +30,17 @@ class TerraformFailed(RuntimeError):
     """A terraform command exited non-zero; the message carries its output."""
 
 
+def client(service: str, *, endpoint_url: str) -> Any:
+    """A boto3 client for `service` in the emulator at `endpoint_url`."""
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint_url,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
 def terraform(
     command: str,
     *args: str,
@@ -78,17 +89,6 @@ class LocalStack:
         assert self.gateway is not None, "start() first"
         return self.gateway.url
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for `service` in the emulator."""
-        assert self.emulator is not None, "start() first"
-        return boto3.client(
-            service,
-            region_name=REGION,
-            endpoint_url=self.emulator.endpoint_url,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-
     def terraform(
         self, command: str, *args: str, ok_codes: tuple[int, ...] = (0,)
     ) -> subprocess.CompletedProcess[str]:
@@ -113,7 +113,8 @@ class LocalStack:
         self.outputs = {
             k: v["value"] for k, v in json.loads(self.terraform("output").stdout).items()
         }
-        self.feed = EventFeed(self.client("sqs"), self.outputs["sqs_events_queue_url"], self.echo)
+        sqs = client("sqs", endpoint_url=self.emulator.endpoint_url)
+        self.feed = EventFeed(sqs, self.outputs["sqs_events_queue_url"], self.echo)
         self.gateway = Gateway(
             self.emulator.endpoint_url,
             region=REGION,

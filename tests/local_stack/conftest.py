@@ -20,10 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from task_scheduler_emulator.local_stack import REGION, terraform
+from task_scheduler_emulator.local_stack import client, terraform
 
 START_TIMEOUT_SECONDS = 300
 STOP_TIMEOUT_SECONDS = 180
@@ -38,13 +37,7 @@ class RunningStack:
     state_dir: Path
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            region_name=REGION,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        return client(service, endpoint_url=self.endpoint_url)
 
     def terraform(self, command: str, *args: str, ok_codes: tuple[int, ...] = (0,)) -> Any:
         return terraform(
