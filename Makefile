@@ -29,7 +29,12 @@ $(TF_CLI_CONFIG_FILE): scripts/terraform_cli_config.py
 	@mkdir -p $(BUILD)
 	$(PYTHON) scripts/terraform_cli_config.py > $@
 
-install: $(BIN)/.installed $(TF_CLI_CONFIG_FILE) ## Create .venv with the pinned toolchain
+# Each Lambda runtime's Python with what a deployed function imports (for the emulator).
+$(BUILD)/lambda-runtimes/.installed: $(BIN)/.installed requirements/lambda-runtime.txt
+	$(BIN)/python -c 'from task_scheduler_emulator import runtimes; runtimes.ensure_supported()'
+	touch $@
+
+install: $(BIN)/.installed $(TF_CLI_CONFIG_FILE) $(BUILD)/lambda-runtimes/.installed ## Create .venv with the pinned toolchain and the Lambda runtimes
 
 build: install ## Rebuild the Lambda package (reproducible zip)
 	$(BIN)/python scripts/build_lambda.py $(ZIP)

@@ -1,10 +1,12 @@
-"""The Python Lambda runtime loop for one invocation (stdlib only).
+"""The Python Lambda runtime loop of one execution environment (stdlib only).
 
-Imported by :mod:`task_scheduler_emulator.lambda_runtime` for in-process invocations, and run
-as ``python -S -c <this source>`` for subprocess invocations, where it reads
-``{"event", "context"}`` from stdin and writes ``{"error": bool, "payload": ...}`` to the
-original stdout (the handler's own stdout is redirected to stderr, which becomes the log).
-Errors are shaped like the AWS Python runtime's: ``errorMessage``, ``errorType``, ``stackTrace``.
+Run as ``python -S -c <this source>`` by :mod:`task_scheduler_emulator.lambda_runtime`, it is
+one warm execution environment: the Init phase imports the handler once and reports
+``{"init_ms", "error"}``; then every line read from stdin is one invocation
+(``{"event", "context"}``) answered by one line ``{"error": bool, "payload": ...}`` on the
+original stdout. What the handler prints goes to stderr, the environment's log. Imported
+in-process under ``mock_aws`` for :func:`invoke_handler`. Errors are shaped like the AWS Python
+runtime's: ``errorMessage``, ``errorType``, ``stackTrace``.
 """
 
 from __future__ import annotations
@@ -43,19 +45,23 @@ def _error(error_type: str, message: str, exc: BaseException | None = None) -> d
     return {"errorMessage": message, "errorType": error_type, "stackTrace": trace}
 
 
-def invoke_handler(handler: str, event: Any, context: dict[str, Any]) -> tuple[bool, Any]:
-    """Import ``module.function`` from sys.path and call it; returns (errored, payload)."""
+def load_handler(handler: str) -> tuple[Any, dict[str, Any] | None]:
+    """Import ``module.function`` from sys.path: (function, None) or (None, error payload)."""
     module_name, _, function_name = handler.rpartition(".")
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
-        return True, _error(
-            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", exc
-        )
+        message = f"Unable to import module '{module_name}': {exc}"
+        return None, _error("Runtime.ImportModuleError", message, exc)
     function = getattr(module, function_name, None)
     if function is None:
         message = f"Handler '{function_name}' missing on module '{module_name}'"
-        return True, _error("Runtime.HandlerNotFound", message)
+        return None, _error("Runtime.HandlerNotFound", message)
+    return function, None
+
+
+def call_handler(function: Any, event: Any, context: dict[str, Any]) -> tuple[bool, Any]:
+    """Call the handler; returns (errored, payload)."""
     try:
         result = function(event, LambdaContext(context))
     except Exception as exc:
@@ -67,14 +73,33 @@ def invoke_handler(handler: str, event: Any, context: dict[str, Any]) -> tuple[b
     return False, result
 
 
-def main() -> None:
-    result_out = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)  # whatever the handler prints goes to the log (stderr)
-    request = json.load(sys.stdin)
-    errored, payload = invoke_handler(os.environ["_HANDLER"], request["event"], request["context"])
+def invoke_handler(handler: str, event: Any, context: dict[str, Any]) -> tuple[bool, Any]:
+    """Import and call the handler once (a cold start every time); returns (errored, payload)."""
+    function, error = load_handler(handler)
+    if error is not None:
+        return True, error
+    return call_handler(function, event, context)
+
+
+def _send(channel: Any, message: dict[str, Any]) -> None:
     sys.stdout.flush()
-    result_out.write(json.dumps({"error": errored, "payload": payload}))
-    result_out.flush()
+    sys.stderr.flush()  # the log of this phase is complete before its answer
+    channel.write(json.dumps(message) + "\n")
+    channel.flush()
+
+
+def main() -> None:
+    channel = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # whatever the handler prints goes to the log (stderr)
+    started = time.perf_counter()
+    function, error = load_handler(os.environ["_HANDLER"])
+    _send(channel, {"init_ms": (time.perf_counter() - started) * 1000, "error": error})
+    if error is not None:
+        return
+    for line in sys.stdin:
+        request = json.loads(line)
+        errored, payload = call_handler(function, request["event"], request["context"])
+        _send(channel, {"error": errored, "payload": payload})
 
 
 if __name__ == "__main__":

@@ -1,19 +1,38 @@
-"""Gap 5: ``lambda:Invoke`` runs the deployed Python handler.
+"""Gap 5: ``lambda:Invoke`` runs the deployed Python handler in warm execution environments.
 
 Without Docker, moto answers Invoke with the request payload and never runs code. This replaces
 ``moto.awslambda.models.LambdaFunction.invoke`` (reached by Invoke, SNS, SQS, ... triggers) and
 removes the canned-response override ``moto.awslambda_simple.models.LambdaSimpleBackend.invoke``.
-The function's zip is extracted once per CodeSha256 and its handler called:
 
-* moto server: in a ``python -S`` subprocess with PYTHONPATH = code dir + this interpreter's
-  site-packages (the stand-in for layers), the function's environment, Lambda's reserved
-  variables, fake credentials and AWS_ENDPOINT_URL pointing at the emulator; the function's
-  timeout is enforced (``Sandbox.Timedout``).
-* under ``mock_aws`` (botocore is stubbed in this process; a subprocess could not reach it):
-  in-process, serialised, with the function's environment patched in; no timeout, and the
-  handler's output is not captured.
+Against the moto server, each function runs as AWS documents its execution environments
+(https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html, "Lambda
+execution environment lifecycle"; https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html):
 
-Every invocation is a cold start (a fresh interpreter / fresh import of the handler module).
+* An environment is a worker process of the interpreter the function's ``runtime`` names, with
+  the function's zip and that runtime's libraries (:mod:`.runtimes`) on its path, the function's
+  environment, Lambda's reserved variables, fake credentials and AWS_ENDPOINT_URL pointing at
+  the emulator. Its Init phase imports the handler once (limited to 10 s, as on AWS); then it
+  serves one invocation at a time and is reused by later ones (warm starts).
+* A new environment starts (a cold start) only when every environment of the function is busy.
+  Concurrency is bounded like an account's: past ``reserved_concurrency`` for the function, or
+  past :data:`ACCOUNT_CONCURRENCY` in-flight invocations in all, Invoke is throttled with
+  ``TooManyRequestsException`` (HTTP 429) at once, never queued. The emulator's account limit
+  is lower than AWS's default of 1,000 because this machine is small: harsher, never kinder.
+* Environments belong to one version of the function's code and configuration: after an update,
+  new invocations start new environments and the old ones are shut down once idle.
+* An invocation that exceeds the function's timeout fails with ``Sandbox.Timedout`` and its
+  environment is discarded (AWS resets it; the next invocation starts cold). So is one whose
+  runtime crashed (``Runtime.ExitError``) or whose Init failed.
+* Idle environments are shut down after :data:`IDLE_SECONDS` (AWS keeps them for an
+  undocumented while).
+* Each invocation's output and an AWS-style ``REPORT`` line (with ``Init Duration`` on cold
+  starts) go to the function's CloudWatch log group.
+
+:func:`statistics` counts cold starts, warm starts, throttles and timeouts per function.
+
+Under ``mock_aws`` (botocore is stubbed in this process; a subprocess could not reach it), the
+handler runs in-process, serialised, with the function's environment patched in: no timeout,
+no output captured, and every invocation imports it afresh.
 
 Errors become ``FunctionError: Unhandled`` with AWS's ``{errorMessage, errorType, stackTrace}``
 payload, so moto's Step Functions lambda:invoke integration raises ``errorType`` and
@@ -25,34 +44,40 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
+import hashlib
 import importlib
 import io
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
 import uuid
 import zipfile
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from unittest import mock
 
 from moto import settings
+from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.models import botocore_stubber
 
-from . import _lambda_bootstrap, lambda_config
+from . import _lambda_bootstrap, lambda_config, runtimes
 
 _BOOTSTRAP_SOURCE = Path(_lambda_bootstrap.__file__).read_text(encoding="utf-8")
 _LOG_TAIL_BYTES = 4096
+INIT_LIMIT_SECONDS = 10.0
+IDLE_SECONDS = 300.0
+ACCOUNT_CONCURRENCY = int(os.environ.get("TASK_SCHEDULER_EMULATOR_LAMBDA_CONCURRENCY", "100"))
 _code_root: Path | None = None
 _extract_lock = threading.Lock()
 _in_process_lock = threading.Lock()
@@ -63,6 +88,29 @@ class Invocation:
     errored: bool
     payload: bytes
     logs: str
+
+
+class TooManyRequestsException(LambdaClientError):
+    """What Invoke answers past the concurrency limit (HTTP 429)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("TooManyRequestsException", "Rate Exceeded.")
+        self.code = 429
+        self.description = json.dumps(
+            {"message": "Rate Exceeded.", "Reason": reason, "Type": "User"}
+        )
+
+
+class _EnvironmentFailed(Exception):
+    """The environment cannot be reused; ``payload`` is the invocation's error."""
+
+    def __init__(self, payload: bytes, logs: str = "") -> None:
+        super().__init__()
+        self.payload, self.logs = payload, logs
+
+
+def _error(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
 
 
 def _code_dir(fn: LambdaFunction) -> Path:
@@ -96,50 +144,229 @@ def _reserved_env(fn: LambdaFunction) -> dict[str, str]:
     }
 
 
-def _subprocess_env(fn: LambdaFunction, code: Path) -> dict[str, str]:
-    site_packages = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "TZ": ":UTC",
-        "PYTHONPATH": os.pathsep.join([str(code), *site_packages]),
-        "LAMBDA_TASK_ROOT": str(code),
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{settings.moto_server_port()}",
-        **_reserved_env(fn),
-    }
+@dataclass(frozen=True)
+class _Version:
+    """What an environment is built from; any change means new environments."""
 
+    function_arn: str
+    runtime: str
+    code_sha: str
+    timeout: float
+    environment: tuple[tuple[str, str], ...]
 
-def _error(error_type: str, message: str) -> bytes:
-    return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
-
-
-def _run_subprocess(fn: LambdaFunction, code: Path, request: dict[str, Any]) -> Invocation:
-    timeout = float(fn.timeout)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-S", "-c", _BOOTSTRAP_SOURCE],
-            input=json.dumps(request).encode(),
-            capture_output=True,
-            env=_subprocess_env(fn, code),
-            cwd=code,
-            timeout=timeout,
-            check=False,
+    @classmethod
+    def of(cls, fn: LambdaFunction) -> _Version:
+        return cls(
+            function_arn=fn.function_arn,
+            runtime=str(fn.run_time),
+            code_sha=str(fn.code_sha_256),
+            timeout=float(fn.timeout),
+            environment=tuple(sorted(_reserved_env(fn).items())),
         )
-    except subprocess.TimeoutExpired as exc:
-        request_id = request["context"]["aws_request_id"]
-        message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
-        logs = (exc.stderr or b"").decode(errors="replace")
-        return Invocation(True, _error("Sandbox.Timedout", message), logs)
-    logs = proc.stderr.decode(errors="replace")
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(repr(self).encode()).hexdigest()
+
+
+class _Environment:
+    """One execution environment: a runtime worker process serving one invocation at a time."""
+
+    def __init__(self, fn: LambdaFunction, version: _Version) -> None:
+        self.version = version
+        try:
+            runtime = runtimes.ensure(version.runtime)
+        except runtimes.RuntimeUnavailable as exc:
+            raise _EnvironmentFailed(_error("Runtime.Unavailable", str(exc))) from exc
+        code = _code_dir(fn)
+        # The worker's stdout and stderr, for the environment's life (closed by close());
+        # append mode, so that truncating it after each invocation does not leave the worker
+        # writing at its old offset.
+        self._log = tempfile.TemporaryFile(mode="a+b")  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [str(runtime.python), "-S", "-c", _BOOTSTRAP_SOURCE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env={
+                "PATH": "/usr/local/bin:/usr/bin:/bin",
+                "LANG": "C.UTF-8",
+                "TZ": ":UTC",
+                "PYTHONPATH": os.pathsep.join([str(code), str(runtime.site_dir)]),
+                "PYTHONDONTWRITEBYTECODE": "1",  # /var/task is read-only on AWS
+                "LAMBDA_TASK_ROOT": str(code),
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{settings.moto_server_port()}",
+                **dict(version.environment),
+            },
+            cwd=code,
+        )
+        self.idle_since = time.monotonic()
+        ready = self._receive(INIT_LIMIT_SECONDS)
+        if ready is None:
+            message = "Init phase exceeded 10 seconds"
+            raise _EnvironmentFailed(_error("Runtime.InitTimeout", message), self.close())
+        self.init_ms: float = ready["init_ms"]
+        if ready["error"] is not None:
+            raise _EnvironmentFailed(json.dumps(ready["error"]).encode(), self.close())
+
+    def _receive(self, timeout: float) -> dict[str, Any] | None:
+        """The worker's next answer, or None if it exceeds ``timeout`` or the worker died."""
+        stdout: IO[bytes] = self._process.stdout  # type: ignore[assignment]
+        readable, _, _ = select.select([stdout], [], [], max(timeout, 0))
+        line = stdout.readline() if readable else b""
+        return json.loads(line) if line else None
+
+    def _logs(self) -> str:
+        self._log.seek(0)
+        text = self._log.read().decode(errors="replace")
+        self._log.seek(0)
+        self._log.truncate()
+        return text
+
+    def invoke(self, request: dict[str, Any]) -> Invocation:
+        stdin: IO[bytes] = self._process.stdin  # type: ignore[assignment]
+        try:
+            stdin.write(json.dumps(request).encode() + b"\n")
+            stdin.flush()
+        except BrokenPipeError:
+            pass  # it died; _receive reports it
+        answer = self._receive(request["context"]["deadline"] - time.time())
+        if answer is None:
+            timed_out = self._process.poll() is None
+            logs = self.close()
+            if timed_out:
+                request_id = request["context"]["aws_request_id"]
+                message = (
+                    f"RequestId: {request_id} Error: Task timed out after "
+                    f"{self.version.timeout:.2f} seconds"
+                )
+                raise _EnvironmentFailed(_error("Sandbox.Timedout", message), logs)
+            message = f"Runtime exited with error: exit status {self._process.returncode}"
+            raise _EnvironmentFailed(_error("Runtime.ExitError", message), logs)
+        return Invocation(
+            bool(answer["error"]), json.dumps(answer["payload"]).encode(), self._logs()
+        )
+
+    def close(self) -> str:
+        """Shut the environment down; returns what it logged since the last invocation."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None:
+                pipe.close()
+        logs = self._logs()
+        self._log.close()
+        return logs
+
+
+@dataclass
+class _Pool:
+    """Every function's environments, and the account's in-flight invocations."""
+
+    idle: dict[str, list[_Environment]] = field(default_factory=lambda: defaultdict(list))
+    in_flight: Counter[str] = field(default_factory=Counter)
+    counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def acquire(self, fn: LambdaFunction, version: _Version) -> _Environment | None:
+        """A warm environment of this version, or None to start one; raises when throttled."""
+        retired: list[_Environment] = []
+        with self.lock:
+            now = time.monotonic()
+            for arn, environments in self.idle.items():
+                keep = [
+                    e
+                    for e in environments
+                    if now - e.idle_since < IDLE_SECONDS
+                    and (arn != fn.function_arn or e.version == version)
+                ]
+                retired += [e for e in environments if e not in keep]
+                environments[:] = keep
+            reserved = fn.reserved_concurrency
+            if reserved is not None and self.in_flight[fn.function_arn] >= int(reserved):
+                self.counts[fn.function_name]["throttles"] += 1
+                reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+            elif sum(self.in_flight.values()) >= ACCOUNT_CONCURRENCY:
+                self.counts[fn.function_name]["throttles"] += 1
+                reason = "ConcurrentInvocationLimitExceeded"
+            else:
+                reason = ""
+                self.in_flight[fn.function_arn] += 1
+                warm = self.idle[fn.function_arn].pop() if self.idle[fn.function_arn] else None
+                self.counts[fn.function_name]["warm_starts" if warm else "cold_starts"] += 1
+        for environment in retired:
+            environment.close()
+        if reason:
+            raise TooManyRequestsException(reason)
+        return warm
+
+    def release(self, fn: LambdaFunction, environment: _Environment | None) -> None:
+        with self.lock:
+            self.in_flight[fn.function_arn] -= 1
+            if environment is not None:
+                environment.idle_since = time.monotonic()
+                self.idle[fn.function_arn].append(environment)
+
+    def count(self, fn: LambdaFunction, event: str) -> None:
+        with self.lock:
+            self.counts[fn.function_name][event] += 1
+
+    def close_all(self) -> None:
+        with self.lock:
+            environments = [e for idle in self.idle.values() for e in idle]
+            self.idle.clear()
+        for environment in environments:
+            environment.close()
+
+
+_pool = _Pool()
+atexit.register(_pool.close_all)
+
+
+def statistics() -> dict[str, dict[str, int]]:
+    """Per function name: cold_starts, warm_starts, throttles, timeouts so far."""
+    events = ("cold_starts", "warm_starts", "throttles", "timeouts")
+    with _pool.lock:
+        return {name: {e: counts[e] for e in events} for name, counts in _pool.counts.items()}
+
+
+def shutdown_environments() -> None:
+    """Stop every idle environment (the emulator is stopping)."""
+    _pool.close_all()
+
+
+def _report(request_id: str, started: float, init_ms: float | None) -> str:
+    duration = (time.monotonic() - started) * 1000
+    init = f"\tInit Duration: {init_ms:.2f} ms" if init_ms is not None else ""
+    return f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms{init}\n"
+
+
+def _run_in_environment(fn: LambdaFunction, request: dict[str, Any]) -> Invocation:
+    version = _Version.of(fn)
+    started = time.monotonic()
+    environment = _pool.acquire(fn, version)
+    init_ms = None
     try:
-        result = json.loads(proc.stdout)
-    except ValueError:
-        message = f"Runtime exited with error: exit status {proc.returncode}"
-        return Invocation(True, _error("Runtime.ExitError", message), logs)
-    return Invocation(bool(result["error"]), json.dumps(result["payload"]).encode(), logs)
+        if environment is None:
+            environment = _Environment(fn, version)
+            init_ms = environment.init_ms
+        result = environment.invoke(request)
+    except _EnvironmentFailed as failure:
+        if b"Sandbox.Timedout" in failure.payload:
+            _pool.count(fn, "timeouts")
+        _pool.release(fn, None)
+        report = _report(request["context"]["aws_request_id"], started, init_ms)
+        return Invocation(True, failure.payload, failure.logs + report)
+    except BaseException:
+        _pool.release(fn, None)
+        raise
+    _pool.release(fn, environment)
+    report = _report(request["context"]["aws_request_id"], started, init_ms)
+    return Invocation(result.errored, result.payload, result.logs + report)
 
 
 @contextlib.contextmanager
@@ -184,15 +411,25 @@ def run_function(fn: LambdaFunction, body: str | bytes | None) -> Invocation:
         "deadline": time.time() + float(fn.timeout),
     }
     request = {"event": json.loads(body) if body else {}, "context": context}
-    code = _code_dir(fn)
     if botocore_stubber.enabled:
-        result = _run_in_process(fn, code, request)
+        result = _run_in_process(fn, _code_dir(fn), request)
     else:
-        result = _run_subprocess(fn, code, request)
+        result = _run_in_environment(fn, request)
     if result.logs:
         fn.logs_backend.ensure_log_group(fn.logs_group_name)
         fn.save_logs(result.logs)
     return result
+
+
+def _run_queued(fn: LambdaFunction, body: str | bytes | None) -> None:
+    """An asynchronous invocation: Lambda keeps a throttled event and retries it with backoff
+    (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html)."""
+    for backoff in (1, 2, 4, 8, 16, 32, 64, 128, 256, 300):
+        try:
+            run_function(fn, body)
+            return
+        except TooManyRequestsException:
+            time.sleep(backoff)
 
 
 def _invoke(
@@ -207,7 +444,7 @@ def _invoke(
     if invocation_type == "DryRun":
         return b""
     if invocation_type == "Event":
-        threading.Thread(target=run_function, args=(self, body), daemon=True).start()
+        threading.Thread(target=_run_queued, args=(self, body), daemon=True).start()
         return b""
     result = run_function(self, body)
     if result.errored:

@@ -13,6 +13,7 @@ import os
 
 from moto.server import ThreadedMotoServer
 
+from . import lambda_runtime
 from .config import configure
 from .patches import apply_patches
 
@@ -35,11 +36,13 @@ class Emulator:
         return f"http://{self.host}:{self.port}"
 
     def stop(self) -> None:
-        """Stop the server; restore MOTO_PORT and moto's config switches (patches stay)."""
+        """Stop the server and its Lambda environments; restore MOTO_PORT and moto's config
+        switches (patches stay)."""
         if self._stopped:
             return
         self._stopped = True
         self._server.stop()
+        lambda_runtime.shutdown_environments()
         if self._server._server is not None:  # ThreadedMotoServer.stop leaves the socket open
             self._server._server.server_close()
         configure(self._previous_config)

@@ -59,14 +59,18 @@ def _zip_of(files: dict[str, str]) -> bytes:
 
 @pytest.fixture
 def make_function(client: Callable[[str], Client], role_arn: str) -> Callable[..., str]:
-    """Create a python3.11 function from ``{file: source}``; returns its ARN."""
+    """Create a function (python3.13 unless told) from ``{file: source}``; returns its ARN."""
 
     def make(
-        files: dict[str, str], handler: str, env: dict[str, str] | None = None, timeout: int = 10
+        files: dict[str, str],
+        handler: str,
+        env: dict[str, str] | None = None,
+        timeout: int = 10,
+        runtime: str = "python3.13",
     ) -> str:
         created = client("lambda").create_function(
             FunctionName=f"fn-{uuid.uuid4().hex[:12]}",
-            Runtime="python3.11",
+            Runtime=runtime,
             Role=role_arn,
             Handler=handler,
             Code={"ZipFile": _zip_of(files)},
