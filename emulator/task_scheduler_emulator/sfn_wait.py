@@ -1,11 +1,16 @@
-"""Gap 6: a Wait state with ``Timestamp``/``TimestampPath`` fires at, never before, the timestamp.
+"""Gap 6: a Wait state with ``Timestamp``/``TimestampPath`` ends at the timestamp's whole second.
 
-moto's ``Timestamp._get_wait_seconds`` drops the fraction of the timestamp, subtracts naive
-*local* time (hours off unless TZ is UTC) and floors the difference to whole seconds, so the
-state fires up to a second early. This overrides ``WaitFunction._eval_body`` on
+AWS documents (https://docs.aws.amazon.com/step-functions/latest/dg/state-wait.html, note under
+``Timestamp``): "if you specify the wait time as a timestamp, Step Functions considers the time
+value up to seconds and truncates milliseconds". So a Wait until ``12:00:00.950Z`` ends at
+``12:00:00Z``, 950 ms before the timestamp, and the emulator does exactly that.
+
+moto's ``Timestamp._get_wait_seconds`` also drops the fraction, but subtracts naive *local*
+time (hours off unless TZ is UTC) and floors the difference to whole seconds, so it ends up to
+a further second early. This overrides ``WaitFunction._eval_body`` on
 ``moto...wait_function.timestamp.Timestamp`` (``TimestampPath`` inherits it): the timestamp is
-read as UTC with its fraction and the state sleeps until the wall clock reaches it, resuming
-after unrelated wake-ups and returning when the execution stops.
+read as UTC, its fraction truncated, and the state sleeps until the wall clock reaches that
+second, resuming after unrelated wake-ups and returning when the execution stops.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 
 
 def deadline(timestamp: str) -> float:
-    """Epoch seconds of an ASL timestamp such as ``2026-11-27T10:00:00.123Z`` (always UTC)."""
-    whole, _, fraction = timestamp.removesuffix("Z").partition(".")
+    """When a Wait until an ASL timestamp such as ``2026-11-27T10:00:00.123Z`` (always UTC) ends,
+    in epoch seconds: its whole second, the fraction truncated as on AWS."""
+    whole = timestamp.removesuffix("Z").partition(".")[0]
     moment = datetime.datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S")
-    return moment.replace(tzinfo=datetime.UTC).timestamp() + float(f"0.{fraction or 0}")
+    return moment.replace(tzinfo=datetime.UTC).timestamp()
 
 
 def _eval_body(self: Timestamp, env: Environment) -> None:
