@@ -6,6 +6,8 @@ turned into an API Gateway payload-format-2.0 event, passed to the route's AWS_P
 integration through the emulator's ``lambda:Invoke`` and the Lambda proxy response converted
 back to HTTP. No route -> 404 ``{"message":"Not Found"}``; a failed function -> 500
 ``{"message":"Internal Server Error"}``, as on API Gateway. Binds 127.0.0.1 only.
+Each request is served on its own thread with a deep accept backlog, and the stored APIs,
+stages, routes and integrations are re-read at most once a second, not per request.
 Not emulated: authorizers, throttling, CORS, payload format 1.0, non-Lambda integrations.
 """
 
@@ -19,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -31,6 +34,7 @@ _TEXT_TYPE = re.compile(
     r"^(text/|application/(.*[+/])?(json|xml|javascript|x-www-form-urlencoded))"
 )
 _Response = tuple[int, dict[str, str], bytes]
+ROUTES_REFRESH_SECONDS = 1.0
 _Rank = tuple[int, int, bool]
 
 
@@ -98,6 +102,21 @@ def match_route(route_key: str, method: str, path: str) -> tuple[_Rank, dict[str
     return (0, len(params), route_method == "ANY"), params
 
 
+@dataclass(frozen=True)
+class _ApiRoutes:
+    api_id: str
+    stages: set[str]
+    routes: list[dict[str, Any]]
+    integrations: dict[str, dict[str, Any]]
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 resets connections as soon as a few dozen clients
+    # connect at once; API Gateway accepts them all.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class Gateway:
     """A local HTTP endpoint (127.0.0.1) for the HTTP APIs stored in the emulator."""
 
@@ -143,31 +162,55 @@ class Gateway:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._routes_lock = threading.Lock()
+        self._routes_read_at = -ROUTES_REFRESH_SECONDS
+        self._routes_cache: list[_ApiRoutes] = []
+        self._server = _Server(("127.0.0.1", port), Handler)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
-    def _route(self, method: str, path: str) -> tuple[str, dict[str, Any], str] | None:
-        """The most specific (api id, route + path "params", stage) for the request."""
+    def _routes(self) -> list[_ApiRoutes]:
+        """The served APIs' stages, routes and integrations, re-read at most every
+        :data:`ROUTES_REFRESH_SECONDS` (API Gateway too deploys changes after a moment)."""
+        with self._routes_lock:
+            if time.monotonic() - self._routes_read_at >= ROUTES_REFRESH_SECONDS:
+                self._routes_cache = [
+                    _ApiRoutes(
+                        api_id=api["ApiId"],
+                        stages={s["StageName"] for s in self._all("get_stages", api["ApiId"])},
+                        routes=self._all("get_routes", api["ApiId"]),
+                        integrations={
+                            i["IntegrationId"]: i
+                            for i in self._all("get_integrations", api["ApiId"])
+                        },
+                    )
+                    for api in self._apis.get_apis().get("Items", [])
+                    if api.get("ProtocolType") == "HTTP" and self._api_id in (None, api["ApiId"])
+                ]
+                self._routes_read_at = time.monotonic()
+            return self._routes_cache
+
+    def _all(self, operation: str, api_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = getattr(self._apis, operation)(ApiId=api_id).get("Items", [])
+        return items
+
+    def _route(self, method: str, path: str) -> tuple[_ApiRoutes, dict[str, Any], str] | None:
+        """The most specific (api, route + path "params", stage) for the request."""
         candidates = []
-        for api in self._apis.get_apis().get("Items", []):
-            api_id = api["ApiId"]
-            if api.get("ProtocolType") != "HTTP" or self._api_id not in (None, api_id):
-                continue
-            stages = {s["StageName"] for s in self._apis.get_stages(ApiId=api_id)["Items"]}
+        for api in self._routes():
             stage, local_path = "$default", path
             first, _, rest = path.lstrip("/").partition("/")
-            if first in stages - {"$default"}:
+            if first in api.stages - {"$default"}:
                 stage, local_path = first, "/" + rest
-            for route in self._apis.get_routes(ApiId=api_id).get("Items", []):
+            for route in api.routes:
                 if found := match_route(route["RouteKey"], method, local_path):
-                    candidates.append((found[0], api_id, {**route, "params": found[1]}, stage))
+                    candidates.append((found[0], api, {**route, "params": found[1]}, stage))
         if not candidates:
             return None
-        _, api_id, route, stage = min(candidates, key=lambda c: c[0])
-        return api_id, route, stage
+        _, api, route, stage = min(candidates, key=lambda c: c[0])
+        return api, route, stage
 
     def handle(self, request: BaseHTTPRequestHandler) -> _Response:
         """Serve one request: route, invoke the integration Lambda, convert its response."""
@@ -177,13 +220,13 @@ class Gateway:
         found = self._route(request.command, url.path or "/")
         if found is None:
             return _json_response(404, "Not Found")
-        api_id, route, stage = found
+        api, route, stage = found
         target = route.get("Target", "").removeprefix("integrations/")
-        integration = self._apis.get_integration(ApiId=api_id, IntegrationId=target)
+        integration = api.integrations.get(target, {})
         function = _FUNCTION_ARN.search(integration.get("IntegrationUri", ""))
         if integration.get("IntegrationType") != "AWS_PROXY" or function is None:
             return _json_response(500, "Internal Server Error")
-        event = self._event(request, url.path or "/", url.query, body, api_id, route, stage)
+        event = self._event(request, url.path or "/", url.query, body, api.api_id, route, stage)
         event["requestContext"]["accountId"] = function.group(1)
         try:
             result = self._lambda.invoke(FunctionName=function.group(0), Payload=json.dumps(event))

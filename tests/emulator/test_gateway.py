@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from task_scheduler_emulator import Emulator, Gateway
+from task_scheduler_emulator.gateway import ROUTES_REFRESH_SECONDS
 
 HANDLER = {
     "api.py": """
@@ -113,3 +117,28 @@ def test_unknown_route_is_404_and_failing_lambda_is_500(gateway: Gateway) -> Non
         500,
         {"message": "Internal Server Error"},
     )
+
+
+def test_64_concurrent_clients_are_all_served_from_one_read_of_the_routes(
+    gateway: Gateway,
+) -> None:
+    control_plane_calls: list[str] = []
+    gateway._apis.meta.events.register(
+        "before-call", lambda model, **_: control_plane_calls.append(model.name)
+    )
+    clients = 64
+    start = threading.Barrier(clients)
+
+    def post(index: int) -> int:
+        start.wait()
+        return request(f"{gateway.url}/schedule", "POST", json.dumps({"n": index}).encode())[0]
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(clients) as pool:
+        statuses = list(pool.map(post, range(clients)))  # a reset connection raises here
+    reads_allowed = (time.monotonic() - started) // ROUTES_REFRESH_SECONDS + 1
+
+    assert statuses == [202] * clients
+    # APIs, stages, routes and integrations are read once per refresh, not once per request.
+    assert control_plane_calls.count("GetApis") <= reads_allowed < clients
+    assert len(control_plane_calls) <= 4 * reads_allowed
