@@ -3,7 +3,8 @@ data "aws_region" "current" {}
 
 locals {
   partition = data.aws_partition.current.partition
-  region    = data.aws_region.current.name
+  # `id` is the region name under both provider majors (6.x deprecates `name`).
+  region = data.aws_region.current.id
 
   # Built by `make build` and committed, so that the module applies straight from git
   # with no build step; tests check it is byte-for-byte a fresh build of lambda_src/.
@@ -19,15 +20,16 @@ locals {
   functions = {
     # The api function's boto3 calls are bounded (see lambda_src/task_scheduler/aws.py) so
     # that it answers within this timeout, itself within API Gateway's 30 s limit.
-    api  = { handler = "task_scheduler.handlers.api.lambda_handler", timeout = 25 }
-    emit = { handler = "task_scheduler.handlers.emit.lambda_handler", timeout = 30 }
+    api = { handler = "task_scheduler.handlers.api.lambda_handler", timeout = 25 }
+    # The emit function holds up to lead + 1 s (the Wait releases it at a whole second at
+    # least the lead early), then keeps 10 s to publish (PUBLISH_RESERVE_SECONDS) within this.
+    emit = { handler = "task_scheduler.handlers.emit.lambda_handler", timeout = 30 + var.emission_lead_seconds }
   }
 
   powertools_environment = {
     POWERTOOLS_SERVICE_NAME      = var.name
     POWERTOOLS_METRICS_NAMESPACE = "TaskScheduler"
     POWERTOOLS_LOG_LEVEL         = var.log_level
-    POWERTOOLS_TRACE_DISABLED    = tostring(!var.tracing_enabled)
   }
 
   schedule_route_key = "POST /schedule"
@@ -39,23 +41,28 @@ locals {
 # Logs
 ################################################################################
 
+# With var.kms_key_arn, every log group is encrypted with the customer key: its key policy
+# must let logs.<region>.amazonaws.com use it (see README, Security).
 resource "aws_cloudwatch_log_group" "lambda" {
   for_each = local.functions
 
   name              = "/aws/lambda/${var.name}-${each.key}"
   retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.kms_key_arn
   tags              = var.tags
 }
 
 resource "aws_cloudwatch_log_group" "state_machine" {
   name              = "/aws/vendedlogs/states/${var.name}"
   retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.kms_key_arn
   tags              = var.tags
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {
   name              = "/aws/apigateway/${var.name}"
   retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.kms_key_arn
   tags              = var.tags
 }
 
@@ -99,8 +106,10 @@ resource "aws_lambda_function" "emit" {
   timeout          = local.functions.emit.timeout
   runtime          = var.lambda_runtime
   architectures    = [var.lambda_architecture]
-  memory_size      = var.lambda_memory_size
+  memory_size      = var.emit_memory_size
   layers           = [local.powertools_layer_arn]
+
+  reserved_concurrent_executions = var.lambda_reserved_concurrent_executions
 
   environment {
     variables = merge(local.powertools_environment, {
@@ -124,12 +133,15 @@ resource "aws_sfn_state_machine" "this" {
   role_arn = aws_iam_role.state_machine.arn
 
   definition = jsonencode({
-    Comment = "Waits until the task's timestamp, emits it, and parks it in the dead-letter queue if emission keeps failing."
-    StartAt = "WaitUntilTimestamp"
+    Comment = "Waits until the task's release second, emits it at its timestamp, and parks it in the dead-letter queue if emission keeps failing."
+    StartAt = "WaitUntilRelease"
     States = {
-      WaitUntilTimestamp = {
+      # The Wait truncates a timestamp's milliseconds, so it waits until release_at: a whole
+      # second at least emission_lead_seconds before the timestamp (set by the api function).
+      # The emit function holds until the exact millisecond. Two states per task in all.
+      WaitUntilRelease = {
         Type          = "Wait"
-        TimestampPath = "$.timestamp"
+        TimestampPath = "$.release_at"
         Next          = "Emit"
       }
       Emit = {
@@ -142,7 +154,7 @@ resource "aws_sfn_state_machine" "this" {
         OutputPath = "$.Payload"
         # Worst case after the Wait, all retries failing: 126 s (Lambda service errors)
         # + at most 900 s (emit_retry, see its validation) + 255 s (dead-letter send)
-        # + up to 10 function timeouts of 30 s: under half an hour, well inside the hour
+        # + up to 10 function timeouts of at most 90 s: under 40 minutes, inside the hour
         # the api function keeps between the latest timestamp and the one-year limit.
         Retry = [
           {
@@ -225,10 +237,13 @@ resource "aws_lambda_function" "api" {
   memory_size      = var.lambda_memory_size
   layers           = [local.powertools_layer_arn]
 
+  reserved_concurrent_executions = var.lambda_reserved_concurrent_executions
+
   environment {
     variables = merge(local.powertools_environment, {
-      STATE_MACHINE_ARN   = aws_sfn_state_machine.this.arn
-      MAX_HORIZON_SECONDS = tostring(var.max_schedule_horizon_days * 86400)
+      STATE_MACHINE_ARN     = aws_sfn_state_machine.this.arn
+      MAX_HORIZON_SECONDS   = tostring(var.max_schedule_horizon_days * 86400)
+      EMISSION_LEAD_SECONDS = tostring(var.emission_lead_seconds)
     })
   }
 

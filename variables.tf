@@ -116,13 +116,35 @@ variable "lambda_architecture" {
 }
 
 variable "lambda_memory_size" {
-  description = "Memory of each function, in MB."
+  description = "Memory of the api function, in MB (CPU grows with it: 256 MB keeps its cold start short)."
   type        = number
   default     = 256
 
   validation {
     condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size
     error_message = "lambda_memory_size must be a whole number from 128 to 10240."
+  }
+}
+
+variable "emit_memory_size" {
+  description = "Memory of the emit function, in MB. It is billed while it holds for the exact millisecond (up to emission_lead_seconds + 1 s per task), so it is small by default; see the README's Precision section."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.emit_memory_size >= 128 && var.emit_memory_size <= 10240 && floor(var.emit_memory_size) == var.emit_memory_size
+    error_message = "emit_memory_size must be a whole number from 128 to 10240."
+  }
+}
+
+variable "emission_lead_seconds" {
+  description = "How many whole seconds before a task's timestamp the state machine invokes the emit function, which then holds until the exact millisecond. Covers the invocation's latency and, when larger, a cold start; each second costs emit_memory_size GB-seconds per task. See the README's Precision section."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.emission_lead_seconds >= 0 && var.emission_lead_seconds <= 60 && floor(var.emission_lead_seconds) == var.emission_lead_seconds
+    error_message = "emission_lead_seconds must be a whole number from 0 to 60."
   }
 }
 
@@ -244,5 +266,27 @@ variable "dead_letter_retention_seconds" {
   validation {
     condition     = var.dead_letter_retention_seconds >= 60 && var.dead_letter_retention_seconds <= 1209600
     error_message = "dead_letter_retention_seconds must be from 60 to 1209600 (14 days)."
+  }
+}
+
+variable "role_permissions_boundary" {
+  description = "ARN of a managed policy set as the permissions boundary of the three roles the module creates (api, emit, state machine). Null sets none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.role_permissions_boundary))
+    error_message = "role_permissions_boundary must be an IAM managed policy ARN (arn:aws:iam::<account>:policy/<name>)."
+  }
+}
+
+variable "lambda_reserved_concurrent_executions" {
+  description = "Reserved concurrency of each function: caps how many run at once and guarantees them that many. -1 (the default) reserves none and leaves them on the account's unreserved pool; 0 stops them from running."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.lambda_reserved_concurrent_executions >= -1 && floor(var.lambda_reserved_concurrent_executions) == var.lambda_reserved_concurrent_executions
+    error_message = "lambda_reserved_concurrent_executions must be a whole number, -1 (no reservation) or more."
   }
 }

@@ -1,4 +1,4 @@
-"""How a scheduled task becomes an SNS message.
+"""How a scheduled task becomes an SNS message (stdlib only: the emit function imports it).
 
 The API function uses it too, to check the size of exactly what the emit function will publish.
 """
@@ -6,12 +6,9 @@ The API function uses it too, to check the size of exactly what the emit functio
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import JsonValue
-
-from task_scheduler.models import ScheduledTask
+from task_scheduler.tasks import Task
 from task_scheduler.timestamps import format_timestamp
 
 MessageEncoding = Literal["string", "json"]
@@ -38,7 +35,7 @@ class SnsMessage:
         )
 
 
-def encode_message(message: JsonValue) -> tuple[str, MessageEncoding]:
+def encode_message(message: Any) -> tuple[str, MessageEncoding]:
     """Return the SNS body for `message` and how subscribers decode it.
 
     Text goes as-is. Everything else is compact JSON, ASCII-only so that it survives every
@@ -50,7 +47,7 @@ def encode_message(message: JsonValue) -> tuple[str, MessageEncoding]:
     return json.dumps(message, separators=(",", ":"), allow_nan=False), "json"
 
 
-def build_sns_message(task: ScheduledTask) -> SnsMessage:
+def build_sns_message(task: Task) -> SnsMessage:
     """Encode `task` with attributes subscribers can filter on and decode it by."""
     body, encoding = encode_message(task.message)
     attributes = {
@@ -64,8 +61,3 @@ def build_sns_message(task: ScheduledTask) -> SnsMessage:
             name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
         },
     )
-
-
-def lateness_seconds(task: ScheduledTask, now: datetime) -> float:
-    """How long after its timestamp the task is emitted (negative if early by clock skew)."""
-    return round((now - task.timestamp).total_seconds(), 3)

@@ -1,4 +1,4 @@
-"""Data exchanged with clients, Step Functions and SNS."""
+"""Data exchanged with clients of the API."""
 
 import json
 import re
@@ -10,13 +10,12 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Field,
     JsonValue,
     PlainSerializer,
 )
 from pydantic_core import PydanticCustomError
 
-from task_scheduler.timestamps import format_timestamp, parse_timestamp
+from task_scheduler.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
 
 _NONCHARACTERS = re.compile("[\ufffe\uffff]")
 
@@ -39,8 +38,15 @@ def _require_unicode(message: JsonValue) -> JsonValue:
     return message
 
 
+def _timestamp(value: object) -> datetime:
+    try:
+        return parse_timestamp(value)
+    except InvalidTimestamp as exc:
+        raise PydanticCustomError(exc.rule, str(exc)) from exc
+
+
 Timestamp = Annotated[
-    datetime, BeforeValidator(parse_timestamp), PlainSerializer(format_timestamp, return_type=str)
+    datetime, BeforeValidator(_timestamp), PlainSerializer(format_timestamp, return_type=str)
 ]
 """An instant in UTC, at millisecond precision, written as YYYY-MM-DDTHH:MM:SS.mmmZ."""
 
@@ -54,16 +60,6 @@ class ScheduleRequest(BaseModel):
     # Unknown fields are rejected rather than dropped: a typo must not go unnoticed.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    timestamp: Timestamp
-    message: Message
-
-
-class ScheduledTask(BaseModel):
-    """Input of the Step Functions execution, which passes it on as the emit function's event."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str = Field(min_length=1)
     timestamp: Timestamp
     message: Message
 
@@ -90,12 +86,3 @@ class ErrorResponse(BaseModel):
 
     message: str
     errors: list[ErrorDetail]
-
-
-class EmissionResult(BaseModel):
-    """What the emit function returns to Step Functions."""
-
-    id: str
-    message_id: str
-    emitted_at: Timestamp
-    lateness_seconds: float

@@ -5,13 +5,16 @@ from uuid import uuid4
 
 from task_scheduler.emission import build_sns_message
 from task_scheduler.errors import BeyondHorizon, TooLarge
-from task_scheduler.models import ErrorDetail, ScheduledTask, ScheduleRequest, ScheduleResponse
+from task_scheduler.models import ErrorDetail, ScheduleRequest, ScheduleResponse
 from task_scheduler.settings import ONE_YEAR_SECONDS
+from task_scheduler.tasks import Task
 from task_scheduler.timestamps import format_timestamp, round_up_to_millisecond
 
-# A Standard workflow execution lasts at most one year, and after the Wait it still has to invoke
-# the emit function (with retries) or send the task to the dead-letter queue. So the latest
-# timestamp leaves the execution this much time, whatever MAX_HORIZON_SECONDS says.
+# A Standard workflow execution lasts at most one year, and at the timestamp it still has to
+# publish (retrying) or send the task to the dead-letter queue. So the latest timestamp leaves
+# the execution this much time, whatever MAX_HORIZON_SECONDS says. The emission lead does not
+# eat into it: the Wait ends that much before the timestamp, and the emit function holds until
+# the timestamp, so the execution still reaches the timestamp when it would without a lead.
 EMISSION_RESERVE = timedelta(hours=1)
 MAX_EXECUTION_DURATION = timedelta(seconds=ONE_YEAR_SECONDS)
 
@@ -29,9 +32,7 @@ def latest_timestamp(now: datetime, max_horizon_seconds: int) -> datetime:
     return round_up_to_millisecond(now + horizon)
 
 
-def build_task(
-    request: ScheduleRequest, *, now: datetime, max_horizon_seconds: int
-) -> ScheduledTask:
+def build_task(request: ScheduleRequest, *, now: datetime, max_horizon_seconds: int) -> Task:
     """Give the requested task an id, if its timestamp is within the horizon."""
     latest = latest_timestamp(now, max_horizon_seconds)
     if request.timestamp > latest:
@@ -46,12 +47,12 @@ def build_task(
             ],
         )
     # The id also names the execution, which Step Functions keeps unique per state machine.
-    return ScheduledTask(id=str(uuid4()), timestamp=request.timestamp, message=request.message)
+    return Task(id=str(uuid4()), timestamp=request.timestamp, message=request.message)
 
 
-def encode_execution_input(task: ScheduledTask) -> str:
+def encode_execution_input(task: Task, *, lead_seconds: int) -> str:
     """Return the execution input for `task`, if it fits Step Functions' and SNS' size limits."""
-    execution_input = task.model_dump_json()
+    execution_input = task.execution_input(lead_seconds)
     sizes = {
         "Step Functions execution input": (
             len(execution_input.encode()),
@@ -73,7 +74,7 @@ def encode_execution_input(task: ScheduledTask) -> str:
     return execution_input
 
 
-def describe(task: ScheduledTask, *, now: datetime) -> ScheduleResponse:
+def describe(task: Task, *, now: datetime) -> ScheduleResponse:
     """The answer to the client who scheduled `task` at `now`."""
     fires_immediately = task.timestamp <= now
     text = f"Scheduled task at {format_timestamp(task.timestamp)}"

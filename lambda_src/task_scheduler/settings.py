@@ -1,6 +1,7 @@
-"""Settings of each function, read from its environment variables.
+"""Settings of the api function, read from its environment variables.
 
-Powertools reads its own (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, ...).
+Powertools reads its own (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, ...). The emit
+function's are in emit_settings, which keeps pydantic off its cold start.
 """
 
 import os
@@ -9,6 +10,8 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field
 
 ONE_YEAR_SECONDS = 365 * 24 * 60 * 60
+DEFAULT_EMISSION_LEAD_SECONDS = 1  # the module's default: see variable emission_lead_seconds
+MAX_EMISSION_LEAD_SECONDS = 60
 
 
 class _EnvironmentSettings(BaseModel):
@@ -26,9 +29,10 @@ class ApiSettings(_EnvironmentSettings):
     max_horizon_seconds: int = Field(
         alias="MAX_HORIZON_SECONDS", default=ONE_YEAR_SECONDS, ge=1, le=ONE_YEAR_SECONDS
     )
-
-
-class EmitSettings(_EnvironmentSettings):
-    """Settings of the emit function."""
-
-    topic_arn: str = Field(alias="TOPIC_ARN", min_length=1)
+    # How long before the timestamp the Wait state releases the task (see timing.py).
+    emission_lead_seconds: int = Field(
+        alias="EMISSION_LEAD_SECONDS",
+        default=DEFAULT_EMISSION_LEAD_SECONDS,
+        ge=0,
+        le=MAX_EMISSION_LEAD_SECONDS,
+    )

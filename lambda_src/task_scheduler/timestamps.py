@@ -1,9 +1,7 @@
-"""ISO 8601 instants as the scheduler accepts and writes them."""
+"""ISO 8601 instants as the scheduler accepts and writes them (stdlib only: emit imports it)."""
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
-
-from pydantic_core import PydanticCustomError
 
 _DATE_TIME = re.compile(
     r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[Tt]"
@@ -14,35 +12,42 @@ _DATE_TIME = re.compile(
 _EXAMPLE = "2030-01-01T12:00:00Z or 2030-01-01T17:30:00.250+05:30"
 
 
+class InvalidTimestamp(ValueError):
+    """Why a value is no timestamp the scheduler accepts; `rule` is the machine-readable id."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
 def parse_timestamp(value: object) -> datetime:
     """Return the instant `value` names, in UTC, rounded up to the millisecond.
 
     Rounding up means a task never fires before the instant it asked for. Raises
-    PydanticCustomError with the rule id as its type, for use as a pydantic validator.
+    InvalidTimestamp saying which rule the value breaks.
     """
     if isinstance(value, datetime):
         if value.utcoffset() is None:
             raise _offset_required()
         return round_up_to_millisecond(value.astimezone(UTC))
     if not isinstance(value, str):
-        raise PydanticCustomError(
+        raise InvalidTimestamp(
             "timestamp_format",
             f"timestamp must be an ISO 8601 string such as {_EXAMPLE}; "
             "numbers such as Unix epochs are not accepted",
         )
     match = _DATE_TIME.fullmatch(value)
     if match is None:
-        raise PydanticCustomError(
-            "timestamp_format",
-            f"timestamp must be an ISO 8601 date and time such as {_EXAMPLE}",
+        raise InvalidTimestamp(
+            "timestamp_format", f"timestamp must be an ISO 8601 date and time such as {_EXAMPLE}"
         )
     if match["offset"] is None:
         raise _offset_required()
     try:
         return _to_utc(match)
     except (ValueError, OverflowError) as exc:
-        raise PydanticCustomError(
-            "timestamp_format", "timestamp is not a valid instant: {reason}", {"reason": str(exc)}
+        raise InvalidTimestamp(
+            "timestamp_format", f"timestamp is not a valid instant: {exc}"
         ) from exc
 
 
@@ -78,8 +83,8 @@ def _to_utc(match: re.Match[str]) -> datetime:
     return local.astimezone(UTC) + timedelta(milliseconds=milliseconds)
 
 
-def _offset_required() -> PydanticCustomError:
-    return PydanticCustomError(
+def _offset_required() -> InvalidTimestamp:
+    return InvalidTimestamp(
         "timestamp_offset_required",
         "timestamp has no UTC offset, so the instant is ambiguous; "
         f"end it with Z or +hh:mm/-hh:mm, e.g. {_EXAMPLE}",

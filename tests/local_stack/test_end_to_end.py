@@ -102,6 +102,24 @@ def failed_attempts(stack: RunningStack, task_id: str) -> int:
     return sum(event["type"] == "TaskFailed" for event in history["events"])
 
 
+def test_tasks_due_late_in_their_second_are_never_emitted_early(
+    stack: RunningStack, events: Inbox
+) -> None:
+    # The Wait truncates .950 to the whole second, 950 ms early: the emit function holds.
+    second = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+    tasks = [schedule(stack, second + timedelta(seconds=n, milliseconds=950), n) for n in range(3)]
+
+    for task in tasks:
+        due = instant(task["timestamp"])
+        assert task["timestamp"].endswith(".950Z")
+        streamed = events.wait_for(task["id"])
+        assert streamed.received_at >= due
+        assert instant(streamed.data["emitted_at"]) >= due
+        logged = wait_until(lambda t=task: emission_log(stack, t["id"]), 10, "the emit log")
+        assert logged["lateness_ms"] >= 0
+        assert logged["held_ms"] > 0  # released at least the lead early, then held
+
+
 def test_task_is_emitted_once_at_its_timestamp(
     stack: RunningStack, events: Inbox, worker_inbox: Inbox, run_log: Callable[[], str]
 ) -> None:
@@ -235,8 +253,13 @@ def test_deployed_state_machine_definition(stack: RunningStack) -> None:
     described = stack.client("stepfunctions").describe_state_machine(
         stateMachineArn=stack.outputs["sfn_state_machine_arn"]
     )
-    states = json.loads(described["definition"])["States"]
-    assert states["WaitUntilTimestamp"]["TimestampPath"] == "$.timestamp"
+    definition = json.loads(described["definition"])
+    states = definition["States"]
+    # Two states per task on the happy path, as in the seed's design: Wait, then the emit Task.
+    assert definition["StartAt"] == "WaitUntilRelease"
+    assert states["WaitUntilRelease"]["TimestampPath"] == "$.release_at"
+    assert states["WaitUntilRelease"]["Next"] == "Emit"
+    assert states["Emit"]["End"] is True
     assert states["Emit"]["Parameters"]["FunctionName"].endswith(":local-scheduler-emit")
     assert states["Emit"]["Catch"][0]["Next"] == "SendToDeadLetterQueue"
     assert (

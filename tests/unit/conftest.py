@@ -18,12 +18,16 @@ REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 
 
-@dataclass(frozen=True)
+@dataclass
 class FakeLambdaContext:
     function_name: str = "task-scheduler-test"
     memory_limit_in_mb: int = 128
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:task-scheduler-test"
     aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+    remaining_millis: int = 30_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_millis
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ def test_schedules_a_task(post_schedule, execution_input):
     assert execution_input(task_id) == {
         "id": task_id,
         "timestamp": f"{SOON}T12:00:00.000Z",
+        "release_at": f"{SOON}T11:59:59Z",  # the default lead: one whole second early
         "message": {"hello": "world"},
     }
 
@@ -96,7 +97,7 @@ def test_execution_input_carries_nothing_from_the_request_but_the_task(
 
     assert answer.status == 201
     stored = execution_input(answer.body["id"])
-    assert set(stored) == {"id", "timestamp", "message"}
+    assert set(stored) == {"id", "timestamp", "release_at", "message"}
     assert "secret" not in json.dumps(stored)
     assert "JKJaXmPLvHcESHA" not in json.dumps(stored)  # the request id
 
@@ -233,9 +234,9 @@ def test_horizon_leaves_the_execution_time_to_emit(post_schedule):
 
 
 def _message_filling(limit_bytes: int, extra: int) -> str:
-    # An ASCII string message makes an execution input of 60 + len(message) bytes:
-    # {"id":"<36>","timestamp":"<24>","message":"<message>"}.
-    overhead = len('{"id":"","timestamp":"","message":""}') + 36 + 24
+    # An ASCII string message makes an execution input of 96 + len(message) bytes:
+    # {"id":"<36>","timestamp":"<24>","release_at":"<20>","message":"<message>"}.
+    overhead = len('{"id":"","timestamp":"","release_at":"","message":""}') + 36 + 24 + 20
     return "x" * (limit_bytes - overhead + extra)
 
 

@@ -1,12 +1,12 @@
 """How messages are encoded for SNS: lossless for every JSON value, deliverable everywhere."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from task_scheduler.emission import build_sns_message, encode_message, lateness_seconds
-from task_scheduler.models import ScheduledTask
+from task_scheduler.emission import build_sns_message, encode_message
+from task_scheduler.tasks import Task
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,7 @@ def test_json_bodies_are_ascii():
 
 
 def test_sns_message_carries_attributes_and_counts_them_in_its_size():
-    task = ScheduledTask(
+    task = Task(
         id="0f8fad5b-d9cb-469f-a165-70867728950e",
         timestamp=datetime(2030, 1, 1, tzinfo=UTC),
         message="héllo",
@@ -54,11 +54,3 @@ def test_sns_message_carries_attributes_and_counts_them_in_its_size():
     }
     attributes_size = (7 + 6 + 36) + (12 + 6 + 24) + (16 + 6 + 6)
     assert sns_message.size_bytes == len("héllo".encode()) + attributes_size
-
-
-def test_lateness():
-    scheduled_at = datetime(2030, 1, 1, tzinfo=UTC)
-    task = ScheduledTask(id="t", timestamp=scheduled_at, message=None)
-
-    assert lateness_seconds(task, scheduled_at + timedelta(seconds=1.5)) == 1.5
-    assert lateness_seconds(task, scheduled_at - timedelta(milliseconds=2)) == -0.002

@@ -8,7 +8,6 @@ from uuid import uuid4
 
 import pytest
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from task_scheduler.timestamps import format_timestamp
 
@@ -128,7 +127,8 @@ def test_returns_the_emission(emit, sqs, topic):
     assert result["message_id"] == body["MessageId"]
     emitted_at = datetime.fromisoformat(result["emitted_at"])
     assert abs(emitted_at - datetime.now(UTC)) < timedelta(seconds=5)
-    assert 30 <= result["lateness_seconds"] < 35
+    assert 30_000 <= result["lateness_ms"] < 35_000
+    assert result["held_ms"] == 0  # already due: no hold
 
 
 def test_logs_and_measures_lateness(emit, topic, capsys, emit_logs):
@@ -136,12 +136,29 @@ def test_logs_and_measures_lateness(emit, topic, capsys, emit_logs):
 
     (metrics,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     (definition,) = metrics["_aws"]["CloudWatchMetrics"]
-    assert {"Name": "EmissionLateness", "Unit": "Seconds"} in definition["Metrics"]
-    assert 30 <= metrics["EmissionLateness"][0] < 35
+    assert {"Name": "EmissionLateness", "Unit": "Milliseconds"} in definition["Metrics"]
+    assert 30_000 <= metrics["EmissionLateness"][0] < 35_000
     assert metrics["TasksEmitted"] == [1.0]
     (log,) = [line for line in emit_logs() if line["message"] == "Emitted task"]
     assert log["correlation_id"] == TASK_ID
-    assert 30 <= log["lateness_seconds"] < 35
+    assert 30_000 <= log["lateness_ms"] < 35_000
+    assert log["held_ms"] == 0
+
+
+def test_holds_until_the_exact_millisecond_when_released_early(emit, sqs, topic, emit_logs):
+    due = datetime.now(UTC) + timedelta(milliseconds=400)
+    event = {"id": TASK_ID, "timestamp": format_timestamp(due), "message": "on time"}
+
+    result = emit(event)
+
+    published = datetime.now(UTC)
+    scheduled = datetime.fromisoformat(event["timestamp"])
+    assert scheduled <= published  # never before the timestamp
+    assert result["lateness_ms"] >= 0
+    assert result["held_ms"] > 0
+    (log,) = [line for line in emit_logs() if line["message"] == "Emitted task"]
+    assert (log["held_ms"], log["lateness_ms"]) == (result["held_ms"], result["lateness_ms"])
+    assert receive(sqs, topic.raw_queue)[0]["Body"] == "on time"
 
 
 # A failed invocation publishes no metric; Powertools warns about it.
@@ -164,8 +181,23 @@ NO_METRICS = pytest.mark.filterwarnings("ignore:No application metrics to publis
     ],
 )
 def test_invalid_event_raises_and_publishes_nothing(emit, sqs, topic, event):
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValueError, match=r"expected|timestamp"):
         emit(event)
+
+    assert receive(sqs, topic.raw_queue) == []
+
+
+@NO_METRICS
+def test_a_task_not_due_within_the_timeout_fails_unpublished(
+    emit_handler, lambda_context, sqs, topic
+):
+    # Released far too early (a Wait that misfired): hold what the timeout allows, then fail so
+    # that the state machine retries, rather than publish early.
+    lambda_context.remaining_millis = 10_200
+    event = task_event("not yet", seconds_ago=-3600)
+
+    with pytest.raises(emit_handler.TaskNotDue):
+        emit_handler.lambda_handler(event, lambda_context)
 
     assert receive(sqs, topic.raw_queue) == []
 

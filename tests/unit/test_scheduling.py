@@ -1,19 +1,19 @@
 """Scheduling rules at a fixed `now`: horizon, sizes, answer."""
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from task_scheduler import scheduling
 from task_scheduler.errors import BeyondHorizon, TooLarge
-from task_scheduler.models import ScheduledTask, ScheduleRequest
+from task_scheduler.models import ScheduleRequest
 from task_scheduler.scheduling import (
     MAX_EXECUTION_INPUT_BYTES,
     build_task,
     describe,
-    encode_execution_input,
     latest_timestamp,
 )
+from task_scheduler.tasks import Task
 from task_scheduler.timestamps import format_timestamp
 
 NOW = datetime(2030, 1, 1, 0, 0, 0, 250, tzinfo=UTC)  # sub-millisecond on purpose
@@ -60,16 +60,21 @@ def test_task_ids_are_unique_uuid4():
     assert all(len(task_id) == 36 and task_id[14] == "4" for task_id in ids)
 
 
-def task_with(message: object) -> ScheduledTask:
-    return ScheduledTask.model_validate({"id": TASK_ID, "timestamp": NOW, "message": message})
+def task_with(message: object) -> Task:
+    return Task(id=TASK_ID, timestamp=NOW.replace(microsecond=1000), message=message)
 
 
-def test_execution_input_is_compact_utf8_json_of_the_task_only():
+def encode_execution_input(task: Task) -> str:
+    return scheduling.encode_execution_input(task, lead_seconds=2)
+
+
+def test_execution_input_is_compact_utf8_json_of_the_task_and_its_release():
     execution_input = encode_execution_input(task_with({"text": "héllo", "n": [1, None]}))
 
+    # Released two whole seconds early (lead 2), the fraction dropped: the Wait truncates it.
     assert execution_input == (
         '{"id":"0f8fad5b-d9cb-469f-a165-70867728950e","timestamp":"2030-01-01T00:00:00.001Z",'
-        '"message":{"text":"héllo","n":[1,null]}}'
+        '"release_at":"2029-12-31T23:59:58Z","message":{"text":"héllo","n":[1,null]}}'
     )
 
 
@@ -86,7 +91,7 @@ def test_execution_input_limit_counts_utf8_bytes():
 def test_sns_limit_applies_to_the_encoded_message():
     # 3 UTF-8 bytes per character in the execution input, 6 as an ASCII JSON escape for SNS.
     task = task_with(["汉" * 45_000])
-    assert len(json.dumps(task.model_dump(mode="json"), ensure_ascii=False).encode()) < 140_000
+    assert len(encode_execution_input(task_with("汉" * 45_000)).encode()) < 140_000
 
     with pytest.raises(TooLarge) as raised:
         encode_execution_input(task)
@@ -99,7 +104,7 @@ def test_sns_limit_applies_to_the_encoded_message():
     [(timedelta(seconds=-1), True), (timedelta(0), True), (timedelta(milliseconds=1), False)],
 )
 def test_answer_says_whether_the_task_fires_immediately(offset, fires_immediately):
-    task = task_with(1).model_copy(update={"timestamp": NOW + offset})
+    task = Task(id=TASK_ID, timestamp=NOW + offset, message=1)
 
     answer = describe(task, now=NOW)
 

@@ -3,7 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from task_scheduler.settings import ApiSettings, EmitSettings
+from task_scheduler.emit_settings import EmitSettings
+from task_scheduler.settings import ApiSettings
 
 ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:task-scheduler"
 
@@ -14,6 +15,21 @@ def test_api_settings_default_horizon_is_a_year(monkeypatch):
     settings = ApiSettings.from_env()
 
     assert (settings.state_machine_arn, settings.max_horizon_seconds) == (ARN, 31_536_000)
+    assert settings.emission_lead_seconds == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"), [("0", True), ("60", True), ("-1", False), ("61", False)]
+)
+def test_api_settings_read_the_emission_lead(monkeypatch, value, valid):
+    monkeypatch.setenv("STATE_MACHINE_ARN", ARN)
+    monkeypatch.setenv("EMISSION_LEAD_SECONDS", value)
+
+    if valid:
+        assert ApiSettings.from_env().emission_lead_seconds == int(value)
+    else:
+        with pytest.raises(ValidationError):
+            ApiSettings.from_env()
 
 
 @pytest.mark.parametrize(("value", "seconds"), [("1", 1), ("3600", 3600), ("31536000", 31536000)])
@@ -38,7 +54,7 @@ def test_required_settings(monkeypatch, settings):
     monkeypatch.delenv("STATE_MACHINE_ARN", raising=False)
     monkeypatch.delenv("TOPIC_ARN", raising=False)
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValueError, match=r"(?i)arn"):  # pydantic's ValidationError is one
         settings.from_env()
 
 

@@ -3,9 +3,8 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from pydantic_core import PydanticCustomError
 
-from task_scheduler.timestamps import format_timestamp, parse_timestamp
+from task_scheduler.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
 
 
 @pytest.mark.parametrize(
@@ -53,7 +52,7 @@ def test_aware_datetime_is_normalised():
     ],
 )
 def test_rejection_names_the_rule(value, rule):
-    with pytest.raises(PydanticCustomError) as raised:
+    with pytest.raises(InvalidTimestamp) as raised:
         parse_timestamp(value)
 
-    assert raised.value.type == rule
+    assert raised.value.rule == rule

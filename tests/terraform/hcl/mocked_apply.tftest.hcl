@@ -48,17 +48,18 @@ run "definition" {
   }
 
   assert {
-    condition     = jsondecode(aws_sfn_state_machine.this.definition).StartAt == "WaitUntilTimestamp"
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).StartAt == "WaitUntilRelease"
     error_message = "Executions must start by waiting."
   }
 
   assert {
     condition = (
-      jsondecode(aws_sfn_state_machine.this.definition).States.WaitUntilTimestamp.Type == "Wait" &&
-      jsondecode(aws_sfn_state_machine.this.definition).States.WaitUntilTimestamp.TimestampPath == "$.timestamp" &&
-      jsondecode(aws_sfn_state_machine.this.definition).States.WaitUntilTimestamp.Next == "Emit"
+      jsondecode(aws_sfn_state_machine.this.definition).States.WaitUntilRelease.Type == "Wait" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.WaitUntilRelease.TimestampPath == "$.release_at" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.WaitUntilRelease.Next == "Emit" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.End
     )
-    error_message = "The Wait state must wait on the task's normalised timestamp, then emit."
+    error_message = "The Wait state must wait until the task's whole release second, then emit and end: two states per task."
   }
 
   assert {
