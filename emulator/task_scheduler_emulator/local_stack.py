@@ -12,11 +12,13 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from . import lambda_runtime
 from .events import EventFeed
 from .gateway import Gateway
 from .server import Emulator, start_emulator
@@ -65,6 +67,16 @@ def terraform(
     if result.returncode not in ok_codes:
         raise TerraformFailed(f"terraform {command} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def serve_lambda_statistics(request: BaseHTTPRequestHandler) -> None:
+    """Answer `GET /emulator/lambda`: per function, cold and warm starts, throttles, timeouts."""
+    body = json.dumps(lambda_runtime.statistics()).encode()
+    request.send_response(200)
+    request.send_header("content-type", "application/json")
+    request.send_header("content-length", str(len(body)))
+    request.end_headers()
+    request.wfile.write(body)
 
 
 class LocalStack:
@@ -120,7 +132,10 @@ class LocalStack:
             region=REGION,
             port=self.port,
             api_id=self.outputs["api_id"],
-            local_routes={"GET /events": self.feed.serve_sse},
+            local_routes={
+                "GET /events": self.feed.serve_sse,
+                "GET /emulator/lambda": serve_lambda_statistics,
+            },
         )
 
     def stop(self) -> None:

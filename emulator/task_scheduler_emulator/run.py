@@ -18,7 +18,8 @@ import threading
 import time
 from pathlib import Path
 
-from .local_stack import REPO_ROOT, LocalStack
+from . import lambda_runtime
+from .local_stack import REGION, REPO_ROOT, LocalStack
 
 DEFAULT_STATE_DIR = REPO_ROOT / "build" / "local"
 PID_FILE = "run.pid"
@@ -30,11 +31,25 @@ def _echo(line: str) -> None:
 
 def _banner(stack: LocalStack) -> str:
     url = stack.url
+    assert stack.emulator is not None
+    endpoint = stack.emulator.endpoint_url
+    machine = stack.outputs["sfn_state_machine_arn"]
     timings = ", ".join(f"{k.removesuffix('_seconds')} {v} s" for k, v in stack.timings.items())
     return f"""
 Task scheduler running locally ({timings}).
-  API:     POST {url}/schedule
-  Events:  GET  {url}/events   (Server-Sent Events; emissions are also printed below)
+  API:      POST {url}/schedule
+  Events:   GET  {url}/events   (Server-Sent Events; emissions are also printed below)
+  Lambda:   GET  {url}/emulator/lambda   (cold and warm starts, throttles, timeouts)
+  AWS:      {endpoint}   (the emulator; any access key works, region {REGION})
+
+Inspect it with the AWS CLI or boto3, e.g. the executions, the topic, the dead-letter queue:
+  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\
+    AWS_DEFAULT_REGION={REGION}
+  aws stepfunctions list-executions --state-machine-arn {machine}
+  aws sns list-subscriptions-by-topic --topic-arn {stack.outputs["sns_topic_arn"]}
+  aws sqs receive-message --queue-url {stack.outputs["sqs_dead_letter_queue_url"]}
+  python -c "import boto3; print(boto3.client('stepfunctions').list_executions(
+    stateMachineArn='{machine}')['executions'])"
 
 Schedule a task 5 seconds from now:
   ts=$(date -u -d '+5 seconds' +%Y-%m-%dT%H:%M:%S.%3NZ)
@@ -91,6 +106,7 @@ def serve(port: int, state_dir: Path, ready_file: Path | None) -> int:
     finally:
         stack.stop()
         pid_file.unlink(missing_ok=True)
+    _echo(f"Lambda environments: {json.dumps(lambda_runtime.statistics())}")
     _echo(f"Stopped ({', '.join(f'{k} {v}' for k, v in stack.timings.items())}).")
     return 0
 

@@ -18,6 +18,11 @@ output "sqs_dead_letter_queue_url" {
   value       = module.task_scheduler.sqs_dead_letter_queue_url
 }
 
+output "lambda_api_function_name" {
+  description = "Name of the function behind POST /schedule."
+  value       = module.task_scheduler.lambda_api_function_name
+}
+
 output "lambda_emit_function_name" {
   description = "Name of the emit function."
   value       = module.task_scheduler.lambda_emit_function_name
