@@ -6,9 +6,11 @@ import threading
 
 from . import (
     apigw_stage,
+    apigw_stage_tags,
     lambda_config,
     lambda_layers,
     lambda_runtime,
+    request_log,
     sfn_validate,
     sfn_versions,
     sfn_wait,
@@ -16,7 +18,7 @@ from . import (
 
 # Gaps 1, 2, 5, 6, then the further gaps 8, 9, 10 (3 and 4 are set by config.py/server.py).
 _PATCHES = [sfn_validate, sfn_versions, lambda_runtime, sfn_wait]
-_PATCHES += [lambda_layers, lambda_config, apigw_stage]
+_PATCHES += [lambda_layers, lambda_config, apigw_stage, apigw_stage_tags, request_log]
 _lock = threading.Lock()
 _applied = False
 
