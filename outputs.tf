@@ -95,3 +95,11 @@ output "deployer_policy_json" {
   description = "IAM policy document a CI identity needs to apply and destroy this module (scoped by the name prefix)."
   value       = data.aws_iam_policy_document.deployer.json
 }
+
+output "iam_role_arns" {
+  description = "ARNs of the roles the module creates, by function (api, emit) and state_machine; for permissions boundaries, audits and key policies."
+  value = merge(
+    { for key, role in aws_iam_role.lambda : key => role.arn },
+    { state_machine = aws_iam_role.state_machine.arn },
+  )
+}
