@@ -32,15 +32,17 @@ data "aws_iam_policy_document" "states_assume" {
 resource "aws_iam_role" "lambda" {
   for_each = local.functions
 
-  name               = "${var.name}-${each.key}"
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-  tags               = var.tags
+  name                 = "${var.name}-${each.key}"
+  assume_role_policy   = data.aws_iam_policy_document.lambda_assume.json
+  permissions_boundary = var.role_permissions_boundary
+  tags                 = var.tags
 }
 
 resource "aws_iam_role" "state_machine" {
-  name               = "${var.name}-state-machine"
-  assume_role_policy = data.aws_iam_policy_document.states_assume.json
-  tags               = var.tags
+  name                 = "${var.name}-state-machine"
+  assume_role_policy   = data.aws_iam_policy_document.states_assume.json
+  permissions_boundary = var.role_permissions_boundary
+  tags                 = var.tags
 }
 
 data "aws_iam_policy_document" "lambda_logs" {
@@ -212,19 +214,45 @@ locals {
       aws_cloudwatch_log_group.api_access.name,
     ]) : "${local.arn_prefix.logs}:log-group:${group}"
   ]
+  api_access_log_group_arn = "${local.arn_prefix.logs}:log-group:${aws_cloudwatch_log_group.api_access.name}"
+  # API Gateway names a tagged resource by its URL-encoded ARN: /tags/<encoded ARN>.
+  apigateway_arn_prefix = "arn:${local.partition}:apigateway:${local.region}::"
+  apigateway_tags_arn   = "${local.apigateway_arn_prefix}/tags/${urlencode("${local.apigateway_arn_prefix}/apis/")}*"
 }
 
+# Proven against every call the AWS provider makes while applying, refreshing, updating and
+# destroying the module with every option on (tests/deployer). Actions no recorded call uses
+# carry "# unused: <reason>" on their line; the test fails on any other unused grant.
 data "aws_iam_policy_document" "deployer" {
-  # The first statements carry the action list of the product's documented policy,
-  # each scoped to this module's names instead of account-wide wildcards.
   statement {
     sid = "ManageRoles"
     actions = [
-      "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:UntagRole",
+      "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:UntagRole",
       "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:ListRolePolicies",
-      "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:UpdateAssumeRolePolicy",
+      "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
+      "iam:UpdateAssumeRolePolicy",        # unused: a module upgrade that changes a trust policy updates it in place
+      "iam:DeleteRolePermissionsBoundary", # unused: only when role_permissions_boundary is removed
     ]
     resources = local.role_arns
+  }
+
+  # With role_permissions_boundary set, the deployer may create the roles, or change their
+  # boundary, only with that boundary.
+  statement {
+    sid = "CreateRoles"
+    actions = [
+      "iam:CreateRole",
+      "iam:PutRolePermissionsBoundary", # unused: only when role_permissions_boundary changes
+    ]
+    resources = local.role_arns
+    dynamic "condition" {
+      for_each = var.role_permissions_boundary == null ? [] : [var.role_permissions_boundary]
+      content {
+        test     = "StringEquals"
+        variable = "iam:PermissionsBoundary"
+        values   = [condition.value]
+      }
+    }
   }
 
   statement {
@@ -249,12 +277,6 @@ data "aws_iam_policy_document" "deployer" {
   }
 
   statement {
-    sid       = "ManageExecutions"
-    actions   = ["states:StartExecution", "states:StopExecution", "states:DescribeExecution"]
-    resources = ["${local.arn_prefix.states}:execution:${var.name}:*", "${local.arn_prefix.states}:stateMachine:${var.name}"]
-  }
-
-  statement {
     sid = "ValidateDefinitions"
     # ValidateStateMachineDefinition acts on no resource: AWS requires "*".
     actions   = ["states:ValidateStateMachineDefinition"]
@@ -272,16 +294,18 @@ data "aws_iam_policy_document" "deployer" {
   }
 
   statement {
-    sid       = "ManageSubscriptions"
+    sid = "ManageSubscriptions"
+    # The Service Authorization Reference lists no resource type for these three actions, so
+    # AWS authorises them against "*": a subscription ARN in Resource never matches.
     actions   = ["sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes"]
-    resources = ["${local.arn_prefix.sns}:${var.name}:*"]
+    resources = ["*"]
   }
 
   statement {
     sid = "ManageDeadLetterQueue"
     actions = [
       "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes",
-      "sqs:GetQueueUrl", "sqs:TagQueue", "sqs:UntagQueue", "sqs:ListQueueTags",
+      "sqs:TagQueue", "sqs:UntagQueue", "sqs:ListQueueTags",
     ]
     resources = ["${local.arn_prefix.sqs}:${var.name}-dead-letter"]
   }
@@ -290,10 +314,12 @@ data "aws_iam_policy_document" "deployer" {
     sid = "ManageFunctions"
     actions = [
       "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction",
-      "lambda:GetFunctionConfiguration", "lambda:GetFunctionCodeSigningConfig",
-      "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:ListVersionsByFunction",
-      "lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy",
-      "lambda:TagResource", "lambda:UntagResource", "lambda:ListTags",
+      "lambda:GetFunctionCodeSigningConfig", "lambda:UpdateFunctionConfiguration",
+      "lambda:ListVersionsByFunction", "lambda:AddPermission", "lambda:RemovePermission",
+      "lambda:GetPolicy", "lambda:TagResource", "lambda:UntagResource",
+      "lambda:PutFunctionConcurrency",
+      "lambda:UpdateFunctionCode",        # unused: only when the package changes (a new module version)
+      "lambda:DeleteFunctionConcurrency", # unused: only when lambda_reserved_concurrent_executions returns to -1
     ]
     resources = local.function_arns
   }
@@ -306,30 +332,102 @@ data "aws_iam_policy_document" "deployer" {
 
   statement {
     sid = "ManageLogGroups"
+    # CloudWatch Logs authorises actions that name a log group by its name against
+    # "log-group:NAME:*" and those that take its ARN (tagging) against the bare ARN.
     actions = [
       "logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy",
-      "logs:DeleteRetentionPolicy", "logs:TagResource", "logs:UntagResource",
-      "logs:ListTagsForResource", "logs:TagLogGroup", "logs:ListTagsLogGroup",
+      "logs:TagResource", "logs:UntagResource", "logs:ListTagsForResource",
+      "logs:AssociateKmsKey",    # unused: only when kms_key_arn changes on existing log groups
+      "logs:DisassociateKmsKey", # unused: only when kms_key_arn is removed
     ]
-    resources = local.log_group_arns
+    resources = concat(local.log_group_arns, [for arn in local.log_group_arns : "${arn}:*"])
+  }
+
+  statement {
+    sid = "ReadAccessLogGroup"
+    # Listed by API Gateway for the caller who turns on HTTP API access logging
+    # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging.html).
+    actions   = ["logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents"]
+    resources = [local.api_access_log_group_arn, "${local.api_access_log_group_arn}:*"]
   }
 
   statement {
     sid = "DescribeLogGroupsAndDeliveries"
-    # Listing log groups and the Step Functions log-delivery APIs have no
-    # resource-level permissions: AWS requires "*".
+    # Listing log groups and the log-delivery APIs that HTTP API access logging requires of
+    # the caller have no resource-level permissions: AWS requires "*".
     actions   = local.log_delivery_actions
     resources = ["*"]
   }
 
+  # HTTP API: its id is generated by AWS, so it is named through API Gateway's condition
+  # keys (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonapigatewaymanagementv2.html).
   statement {
-    sid     = "ManageHttpApi"
-    actions = ["apigateway:GET", "apigateway:POST", "apigateway:PATCH", "apigateway:PUT", "apigateway:DELETE", "apigateway:TagResource", "apigateway:UntagResource"]
-    # API ids are generated by AWS, so the module's API cannot be named in advance.
+    sid       = "CreateHttpApi"
+    actions   = ["apigateway:POST"]
+    resources = ["${local.apigateway_arn_prefix}/apis"]
+    condition {
+      test     = "StringEquals"
+      variable = "apigateway:Request/ApiName"
+      values   = [var.name]
+    }
+  }
+
+  statement {
+    sid       = "DeleteHttpApi"
+    actions   = ["apigateway:DELETE"]
+    resources = ["${local.apigateway_arn_prefix}/apis/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "apigateway:Resource/ApiName"
+      values   = [var.name]
+    }
+  }
+
+  statement {
+    sid = "ManageHttpApiStage"
+    # Only a stage that logs to this module's access log group.
+    actions   = ["apigateway:POST"]
+    resources = ["${local.apigateway_arn_prefix}/apis/*/stages"]
+    condition {
+      test     = "ArnLike"
+      variable = "apigateway:Request/AccessLoggingDestination"
+      values   = [local.api_access_log_group_arn]
+    }
+  }
+
+  statement {
+    sid       = "UpdateHttpApiStage"
+    actions   = ["apigateway:PATCH", "apigateway:DELETE"]
+    resources = ["${local.apigateway_arn_prefix}/apis/*/stages/*"]
+    condition {
+      test     = "ArnLike"
+      variable = "apigateway:Resource/AccessLoggingDestination"
+      values   = [local.api_access_log_group_arn]
+    }
+  }
+
+  statement {
+    sid = "ManageHttpApiRoutes"
+    # Routes and integrations carry no tags and no API name key in API Gateway V2 (tag
+    # inheritance is V1 only), so these stay scoped to the region's HTTP APIs.
+    actions = ["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"]
     resources = [
-      "arn:${local.partition}:apigateway:${local.region}::/apis",
-      "arn:${local.partition}:apigateway:${local.region}::/apis/*",
-      "arn:${local.partition}:apigateway:${local.region}::/tags/*",
+      "${local.apigateway_arn_prefix}/apis/*/integrations",
+      "${local.apigateway_arn_prefix}/apis/*/integrations/*",
+      "${local.apigateway_arn_prefix}/apis/*/routes",
+      "${local.apigateway_arn_prefix}/apis/*/routes/*",
     ]
+  }
+
+  statement {
+    sid       = "ReadHttpApis"
+    actions   = ["apigateway:GET"]
+    resources = ["${local.apigateway_arn_prefix}/apis/*"]
+  }
+
+  statement {
+    sid       = "TagHttpApi"
+    actions   = ["apigateway:POST", "apigateway:DELETE"]
+    resources = [local.apigateway_tags_arn]
   }
 }

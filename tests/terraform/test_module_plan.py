@@ -48,6 +48,7 @@ EXPECTED_OUTPUTS = {
     "cloudwatch_log_group_names",
     "invoke_policy_json",
     "deployer_policy_json",
+    "iam_role_arns",
 }
 
 

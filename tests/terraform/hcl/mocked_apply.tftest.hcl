@@ -2,7 +2,7 @@
 # values known only after apply (ARNs, the state machine definition) are rendered and checked.
 mock_provider "aws" {
   mock_data "aws_region" {
-    defaults = { name = "eu-west-1" }
+    defaults = { id = "eu-west-1", name = "eu-west-1" }
   }
   mock_data "aws_partition" {
     defaults = { partition = "aws" }

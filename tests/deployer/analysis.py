@@ -1,0 +1,73 @@
+"""Evaluate recorded calls against a deployer policy: denied calls and unused grants."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from task_scheduler_emulator.request_log import RecordedRequest
+from tests.deployer.authorization import Authorization, Mapper
+from tests.deployer.aws_calls import ApiCall, parse
+from tests.deployer.policy_evaluator import Policy, wildcard_match
+
+# `"service:Action", # unused: <why>` on an action's line of the deployer document in iam.tf.
+REASON = re.compile(r'"(?P<action>[a-z0-9-]+:[A-Za-z0-9*]+)",?\s*#\s*unused:\s*(?P<why>\S.*)$')
+
+
+@dataclass
+class Analysis:
+    calls: list[tuple[str, ApiCall]] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)
+    used: set[tuple[str, str]] = field(default_factory=set)
+    unused: list[str] = field(default_factory=list)
+
+    def calls_per_service(self) -> Counter[str]:
+        return Counter(call.service for _, call in self.calls)
+
+
+def reasons_for_unused(iam_tf: Path) -> dict[str, str]:
+    """Actions of iam.tf's deployer document that carry a one-line reason for going unused."""
+    text = iam_tf.read_text()
+    block = text[text.index('data "aws_iam_policy_document" "deployer"') :]
+    return {m["action"]: m["why"] for line in block.splitlines() if (m := REASON.search(line))}
+
+
+def analyse(
+    requests: dict[str, list[RecordedRequest]],
+    policy_document: dict[str, Any],
+    reasons: dict[str, str],
+    *,
+    region: str,
+    account: str,
+) -> Analysis:
+    policy = Policy(policy_document)
+    mapper = Mapper(region, account)
+    analysis = Analysis()
+    for phase, recorded in requests.items():
+        for request in recorded:
+            call = parse(request)
+            analysis.calls.append((phase, call))
+            for authorization in mapper.authorizations(call):
+                _evaluate(policy, phase, call, authorization, analysis)
+    for sid, actions in policy.granted_actions().items():
+        for action in actions:
+            if (sid, action) not in analysis.used and action not in reasons:
+                analysis.unused.append(f"{sid}: {action}")
+    return analysis
+
+
+def _evaluate(
+    policy: Policy, phase: str, call: ApiCall, request: Authorization, analysis: Analysis
+) -> None:
+    decision = policy.evaluate(request)
+    if not decision.allowed:
+        analysis.denied.append(f"{phase}: {call} needs {request}")
+        return
+    for statement in policy.statements:
+        if statement.sid in decision.allowed_by:
+            for pattern in policy.granted_actions()[statement.sid]:
+                if wildcard_match(pattern, request.action, ignore_case=True):
+                    analysis.used.add((statement.sid, pattern))

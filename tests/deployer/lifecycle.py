@@ -1,0 +1,188 @@
+"""Apply, refresh, update and destroy the module in the emulator, recording every AWS call.
+
+The module runs with every optional feature on: a customer managed KMS key, subscriptions
+(with a filter policy), tracing, a permissions boundary on its roles and reserved concurrency.
+The key, the subscriber queue and the boundary policy are created beforehand with boto3, so
+every recorded request is one that Terraform makes for the module itself (the recording also
+keeps only requests whose User-Agent is the Terraform AWS provider's).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from task_scheduler_emulator import start_emulator
+from task_scheduler_emulator.request_log import RecordedRequest, recording, requests_from
+from task_scheduler_emulator.terraform import provider_block
+from tests.conftest import REPO_ROOT
+
+REGION = "us-east-1"
+NAME = "deployer-check"
+PROVIDER_USER_AGENT = "terraform-provider-aws/"
+PHASES = ("apply", "refresh", "update", "destroy")
+
+
+@dataclass
+class Lifecycle:
+    """What one recorded run produced."""
+
+    requests: dict[str, list[RecordedRequest]] = field(default_factory=dict)
+    deployer_policy: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _tfvars(fixtures: dict[str, str], *, updated: bool) -> dict[str, Any]:
+    """Every optional feature on; the update changes tags and settings of every resource kind."""
+    variables: dict[str, Any] = {
+        "name": NAME,
+        "tags": {"team": "platform", "cost-centre": "42"},
+        "kms_key_arn": fixtures["kms_key_arn"],
+        "role_permissions_boundary": fixtures["boundary_arn"],
+        "lambda_reserved_concurrent_executions": 5,
+        "tracing_enabled": True,
+        "subscriptions": {
+            "worker": {
+                "protocol": "sqs",
+                "endpoint": fixtures["queue_arn"],
+                "raw_message_delivery": True,
+                "filter_policy": json.dumps({"message_encoding": ["json"]}),
+            }
+        },
+    }
+    if updated:
+        variables.update(
+            tags={"team": "payments", "owner": "ci"},
+            lambda_reserved_concurrent_executions=7,
+            log_retention_in_days=14,
+            lambda_memory_size=512,
+            api_throttling_rate_limit=20,
+            authorization_type="NONE",
+            dead_letter_retention_seconds=86400,
+            state_machine_log_level="ALL",
+            emit_retry={"max_attempts": 2, "interval_seconds": 3, "backoff_rate": 2},
+        )
+        variables["subscriptions"]["worker"]["raw_message_delivery"] = False
+    return variables
+
+
+def _create_fixtures(endpoint_url: str) -> dict[str, str]:
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=endpoint_url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    key = client("kms").create_key(Description="deployer-check")["KeyMetadata"]["Arn"]
+    queue_url = client("sqs").create_queue(QueueName=f"{NAME}-worker")["QueueUrl"]
+    queue_arn = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    boundary = client("iam").create_policy(
+        PolicyName=f"{NAME}-boundary",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+            }
+        ),
+    )["Policy"]["Arn"]
+    return {"kms_key_arn": key, "queue_arn": queue_arn, "boundary_arn": boundary}
+
+
+def _terraform(workdir: Path, command: str, *args: str) -> str:
+    options = [] if command == "output" else ["-input=false"]
+    result = subprocess.run(
+        ["terraform", f"-chdir={workdir}", command, *options, "-no-color", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "TF_DATA_DIR": str(workdir / ".terraform")},
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"terraform {command} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def record_lifecycle(workdir: Path) -> Lifecycle:
+    """Run the four phases against a fresh in-process emulator; stops it afterwards."""
+    lifecycle = Lifecycle()
+    # A snapshot of the module: the working tree may change (a rebuilt zip) while this runs.
+    module = workdir / "module"
+    module.mkdir()
+    for source in REPO_ROOT.glob("*.tf"):
+        shutil.copy2(source, module / source.name)
+    shutil.copytree(REPO_ROOT / "dist", module / "dist")
+    with start_emulator() as emulator:
+        fixtures = _create_fixtures(emulator.endpoint_url)
+        (workdir / "main.tf").write_text(
+            f"""
+terraform {{
+  required_providers {{
+    aws = {{ source = "hashicorp/aws" }}
+  }}
+}}
+
+{provider_block(emulator.endpoint_url, REGION)}
+
+variable "module" {{
+  type = any
+}}
+
+module "task_scheduler" {{
+  source = "./module"
+
+  name                                  = var.module.name
+  tags                                  = var.module.tags
+  kms_key_arn                           = var.module.kms_key_arn
+  role_permissions_boundary             = var.module.role_permissions_boundary
+  lambda_reserved_concurrent_executions = var.module.lambda_reserved_concurrent_executions
+  tracing_enabled                       = var.module.tracing_enabled
+  subscriptions                         = var.module.subscriptions
+  log_retention_in_days                 = try(var.module.log_retention_in_days, 30)
+  lambda_memory_size                    = try(var.module.lambda_memory_size, 256)
+  api_throttling_rate_limit             = try(var.module.api_throttling_rate_limit, 50)
+  state_machine_log_level               = try(var.module.state_machine_log_level, "ERROR")
+  emit_retry                            = try(var.module.emit_retry, {{}})
+  authorization_type                    = try(var.module.authorization_type, "AWS_IAM")
+  dead_letter_retention_seconds         = try(var.module.dead_letter_retention_seconds, 1209600)
+}}
+
+output "deployer_policy_json" {{
+  value = module.task_scheduler.deployer_policy_json
+}}
+"""
+        )
+        _terraform(workdir, "init")
+        phases = {
+            "apply": ("apply", "-auto-approve", False),
+            "refresh": ("apply", "-refresh-only", "-auto-approve", False),
+            "update": ("apply", "-auto-approve", True),
+            "destroy": ("destroy", "-auto-approve", True),
+        }
+        for phase, (*args, updated) in phases.items():
+            variables = _tfvars(fixtures, updated=bool(updated))
+            (workdir / "terraform.tfvars.json").write_text(json.dumps({"module": variables}))
+            started = time.monotonic()
+            with recording() as log:
+                _terraform(workdir, *map(str, args))
+            lifecycle.seconds[phase] = round(time.monotonic() - started, 1)
+            lifecycle.requests[phase] = list(requests_from(log, PROVIDER_USER_AGENT))
+            if phase == "update":
+                output = _terraform(workdir, "output", "-raw", "deployer_policy_json")
+                lifecycle.deployer_policy = json.loads(output)
+                lifecycle.variables = variables
+    return lifecycle

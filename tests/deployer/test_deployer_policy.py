@@ -1,0 +1,147 @@
+"""The deployer policy, proven: every call Terraform makes is allowed, and every grant is used.
+
+The package fixture applies, refreshes, updates and destroys the module with every optional
+feature on against the emulator, recording each request the provider sends; each is mapped to
+the IAM authorisations AWS performs (tests/deployer/authorization.py) and evaluated against the
+rendered ``deployer_policy_json`` (tests/deployer/policy_evaluator.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.deployer.analysis import Analysis, analyse, reasons_for_unused
+from tests.deployer.authorization import Authorization
+from tests.deployer.lifecycle import PHASES, REGION, Lifecycle
+from tests.deployer.policy_evaluator import Policy
+
+ACCOUNT = "123456789012"  # moto's default account
+BEFORE = Path(__file__).parent / "fixtures" / "deployer_policy_before_issue_7.json"
+
+
+def run(lifecycle: Lifecycle, document: dict[str, Any]) -> Analysis:
+    reasons = reasons_for_unused(REPO_ROOT / "iam.tf")
+    return analyse(lifecycle.requests, document, reasons, region=REGION, account=ACCOUNT)
+
+
+@pytest.fixture(scope="module")
+def analysis(lifecycle: Lifecycle) -> Analysis:
+    return run(lifecycle, lifecycle.deployer_policy)
+
+
+def test_every_phase_made_calls_of_every_service(lifecycle: Lifecycle, analysis: Analysis) -> None:
+    assert all(lifecycle.requests[phase] for phase in PHASES), lifecycle.seconds
+    assert set(analysis.calls_per_service()) == {
+        "apigateway",
+        "iam",
+        "lambda",
+        "logs",
+        "sns",
+        "sqs",
+        "states",
+    }
+    operations = {f"{phase} {call}" for phase, call in analysis.calls}
+    # The optional features really were exercised.
+    assert {"apply sns:Subscribe", "apply lambda:PutFunctionConcurrency"} <= operations
+    assert {"update iam:UntagRole", "update sns:SetSubscriptionAttributes"} <= operations
+    assert {"destroy sns:Unsubscribe", "destroy apigateway:DeleteApi"} <= operations
+
+
+def test_every_recorded_call_is_allowed(analysis: Analysis) -> None:
+    assert analysis.denied == []
+
+
+def test_every_granted_action_is_used_or_has_a_reason(analysis: Analysis) -> None:
+    assert analysis.unused == []
+
+
+def test_reasons_name_only_actions_no_call_uses(analysis: Analysis) -> None:
+    reasons = reasons_for_unused(REPO_ROOT / "iam.tf")
+    assert reasons, "iam.tf carries no '# unused:' reasons: the parser no longer finds them"
+    used = {action for _, action in analysis.used}
+    assert sorted(set(reasons) & used) == []
+
+
+def must_be_denied(lifecycle: Lifecycle) -> list[Authorization]:
+    """Requests outside the module that the policy's conditions exist to refuse."""
+    name, boundary = lifecycle.variables["name"], lifecycle.variables["role_permissions_boundary"]
+    role = f"arn:aws:iam::{ACCOUNT}:role/{name}-api"
+    apis = f"arn:aws:apigateway:{REGION}::/apis"
+    other_logs = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/apigateway/other"
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+    return [
+        Authorization("iam:CreateRole", role, {"iam:PermissionsBoundary": boundary + "-other"}),
+        Authorization("iam:CreateRole", role, {}),
+        Authorization("iam:PassRole", role, {"iam:PassedToService": "ec2.amazonaws.com"}),
+        Authorization("apigateway:POST", apis, {"apigateway:Request/ApiName": "other"}),
+        Authorization("apigateway:DELETE", f"{apis}/abc", {"apigateway:Resource/ApiName": "other"}),
+        Authorization(
+            "apigateway:POST",
+            f"{apis}/abc/stages",
+            {"apigateway:Request/AccessLoggingDestination": other_logs},
+        ),
+        Authorization("apigateway:PUT", f"{apis}/abc", {}),
+        Authorization("states:StartExecution", machine, {}),
+        Authorization(
+            "states:StopExecution", f"{machine.replace('stateMachine', 'execution')}:t", {}
+        ),
+    ]
+
+
+def allowed_probes(lifecycle: Lifecycle, document: dict[str, Any]) -> list[str]:
+    policy = Policy(document)
+    return [str(p) for p in must_be_denied(lifecycle) if policy.evaluate(p).allowed]
+
+
+def test_requests_outside_the_module_are_denied(lifecycle: Lifecycle) -> None:
+    assert allowed_probes(lifecycle, lifecycle.deployer_policy) == []
+
+
+def before_issue_7(lifecycle: Lifecycle) -> list[dict[str, Any]]:
+    """Statements of the policy as it was, re-targeted at the recorded module's name/region."""
+    text = BEFORE.read_text().replace("NAME", lifecycle.variables["name"])
+    return list(json.loads(text.replace("REGION", REGION))["Statement"])
+
+
+def test_restoring_any_statement_of_the_old_policy_fails(lifecycle: Lifecycle) -> None:
+    """Each old statement, in place of today's statements granting its actions, is caught."""
+    current = lifecycle.deployer_policy
+
+    def normalised(statement: dict[str, Any]) -> str:
+        def canonical(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: canonical(v) for k, v in value.items()}
+            return sorted(value) if isinstance(value, list) else [value]
+
+        return json.dumps(
+            canonical({k: v for k, v in statement.items() if k != "Sid"}), sort_keys=True
+        )
+
+    kept = {normalised(s) for s in current["Statement"]}
+    changed = [old for old in before_issue_7(lifecycle) if normalised(old) not in kept]
+    assert [old["Sid"] for old in changed] == [
+        "ManageRoles",
+        "ManageExecutions",
+        "ManageSubscriptions",
+        "ManageDeadLetterQueue",
+        "ManageFunctions",
+        "ManageLogGroups",
+        "ManageHttpApi",
+    ]
+    for old in changed:
+        old_actions = set(old["Action"])
+        document = copy.deepcopy(current)
+        document["Statement"] = [
+            s
+            for s in current["Statement"]
+            if not old_actions & set([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        ] + [old]
+        result = run(lifecycle, document)
+        caught = result.denied or result.unused or allowed_probes(lifecycle, document)
+        assert caught, f"restoring {old['Sid']} went unnoticed"
