@@ -11,6 +11,7 @@ from . import (
     lambda_layers,
     lambda_runtime,
     request_log,
+    sfn_clients,
     sfn_validate,
     sfn_versions,
     sfn_wait,
@@ -19,6 +20,7 @@ from . import (
 # Gaps 1, 2, 5, 6, then the further gaps 8, 9, 10 (3 and 4 are set by config.py/server.py).
 _PATCHES = [sfn_validate, sfn_versions, lambda_runtime, sfn_wait]
 _PATCHES += [lambda_layers, lambda_config, apigw_stage, apigw_stage_tags, request_log]
+_PATCHES += [sfn_clients]
 _lock = threading.Lock()
 _applied = False
 
