@@ -12,6 +12,7 @@ ratios are measured within one run.
 
 import argparse
 import json
+import math
 import os
 import platform
 import random
@@ -20,9 +21,11 @@ import statistics
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -88,24 +91,94 @@ def listen(url: str, deliveries: list[tuple[dict[str, Any], datetime]]) -> None:
                 deliveries.append((json.loads(line.removeprefix("data: ")), datetime.now(UTC)))
 
 
-def post_task(url: str, due: datetime, index: int) -> tuple[str, float]:
-    body = json.dumps({"timestamp": due.isoformat(), "message": {"task": index}}).encode()
-    request = urllib.request.Request(f"{url}/schedule", body, method="POST")
+@dataclass(frozen=True)
+class Posted:
+    due: datetime
+    status: int
+    task_id: str | None  # None unless accepted (201)
+    ms: float
+
+
+def post_task(url: str, due: datetime) -> Posted:
+    body = json.dumps({"timestamp": due.isoformat(), "message": {"due": due.isoformat()}})
+    request = urllib.request.Request(f"{url}/schedule", body.encode(), method="POST")
     request.add_header("Content-Type", "application/json")
     sent = time.monotonic()
-    with urllib.request.urlopen(request, timeout=60) as response:
-        task_id = str(json.loads(response.read())["id"])
-    return task_id, (time.monotonic() - sent) * 1000
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = Posted(due, response.status, str(json.loads(response.read())["id"]), 0)
+    except urllib.error.HTTPError as error:
+        answer = Posted(due, error.code, None, 0)
+    return replace(answer, ms=(time.monotonic() - sent) * 1000)
 
 
-def report_durations(endpoint_url: str, function_name: str) -> list[float]:
-    """Each invocation's duration (init and hold included) from the function's REPORT lines."""
+def post_all(url: str, dues: list[datetime], clients: int) -> list[Posted]:
+    with ThreadPoolExecutor(clients) as pool:
+        return list(pool.map(post_task, [url] * len(dues), dues))
+
+
+def in_window(start: datetime, seconds: float, count: int) -> list[datetime]:
+    """`count` instants at random milliseconds within `seconds` from `start`."""
+    return [
+        start + timedelta(milliseconds=random.randrange(int(seconds * 1000))) for _ in range(count)
+    ]
+
+
+def await_deliveries(
+    deliveries: list[tuple[dict[str, Any], datetime]], ids: set[str], until: datetime
+) -> None:
+    while not ids <= {event["id"] for event, _ in deliveries} and datetime.now(UTC) < until:
+        time.sleep(0.2)
+    time.sleep(2)  # let any duplicate arrive
+
+
+def lateness_by_task(
+    deliveries: list[tuple[dict[str, Any], datetime]], posted: list[Posted]
+) -> list[tuple[Posted, float]]:
+    """Publish time (the SNS envelope's) minus timestamp, per delivery of a posted task."""
+    tasks = {p.task_id: p for p in posted if p.task_id}
+    return [
+        (task, (datetime.fromisoformat(event["emitted_at"]) - task.due).total_seconds() * 1000)
+        for event, _ in deliveries
+        if (task := tasks.get(event["id"]))
+    ]
+
+
+def lateness_ms(
+    deliveries: list[tuple[dict[str, Any], datetime]], posted: list[Posted]
+) -> list[float]:
+    return sorted(ms for _, ms in lateness_by_task(deliveries, posted))
+
+
+def summary(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {
+        "min": round(values[0], 1),
+        "p50": round(percentile(values, 0.50), 1),
+        "p99": round(percentile(values, 0.99), 1),
+        "max": round(values[-1], 1),
+    }
+
+
+def warm_durations(
+    endpoint_url: str, function_name: str, since: datetime, until: datetime
+) -> list[float]:
+    """The durations of the function's warm invocations (hold included) that ended between
+    `since` and `until`, from its REPORT lines."""
     logs = client("logs", endpoint_url=endpoint_url)
     pages = logs.get_paginator("filter_log_events").paginate(
-        logGroupName=f"/aws/lambda/{function_name}", filterPattern="REPORT"
+        logGroupName=f"/aws/lambda/{function_name}",
+        filterPattern="REPORT",
+        startTime=int(since.timestamp() * 1000),
+        endTime=int(until.timestamp() * 1000),
     )
     lines = [event["message"] for page in pages for event in page["events"]]
-    return [float(match[1]) for line in lines if (match := _REPORT.search(line))]
+    return [
+        float(match[1])
+        for line in lines
+        if "Init Duration" not in line and (match := _REPORT.search(line))
+    ]
 
 
 def deployed_cost(stack: LocalStack, api_ms: list[float], emit_ms: list[float]) -> float:
@@ -124,13 +197,14 @@ def deployed_cost(stack: LocalStack, api_ms: list[float], emit_ms: list[float]) 
         config = client("lambda", endpoint_url=endpoint).get_function_configuration(
             FunctionName=stack.outputs[output]
         )
-        mean_seconds = statistics.mean(durations) / 1000
-        functions.append(Function(config["MemorySize"], config["Architectures"][0], mean_seconds))
+        seconds = statistics.mean(durations) / 1000
+        functions.append(Function(config["MemorySize"], config["Architectures"][0], seconds))
     assert happy_path_states(definition) == 2, "the happy path must enter two states"
     return cost_per_million(definition, functions, api_requests=1)
 
 
 def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) -> dict[str, Any]:
+    """Warm up (ramping clients 1, 2, 4, ... as traffic would), then measure the load."""
     with TemporaryDirectory() as state_dir:
         stack = LocalStack(port=0, state_dir=Path(state_dir), echo=lambda _: None)
         try:
@@ -138,69 +212,92 @@ def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) 
             assert stack.emulator is not None
             deliveries: list[tuple[dict[str, Any], datetime]] = []
             threading.Thread(target=listen, args=(stack.url, deliveries), daemon=True).start()
-            # Due in one window after every task is posted, each at a random millisecond.
-            window_start = datetime.now(UTC).replace(microsecond=0) + timedelta(
-                seconds=10 + tasks * 2 / clients
-            )
-            dues = [
-                window_start + timedelta(milliseconds=random.randrange(int(window_seconds * 1000)))
-                for _ in range(tasks)
+
+            # Warm-up: clients ramp up, and tasks all due in one second start as many emit
+            # environments as the load keeps busy at once (each holds for the lead and up to
+            # a second more, and a whole second's tasks are released together).
+            ramp = [2**n for n in range(clients.bit_length()) if 2**n <= clients]
+            ramp.append(max(0, math.ceil(5 * tasks / window_seconds) - sum(ramp)))
+            warm_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=20)
+            warmup = [
+                posted
+                for width in ramp
+                for posted in post_all(stack.url, in_window(warm_at, 1, width), max(width, 1))
             ]
-            with ThreadPoolExecutor(clients) as pool:
-                posted = list(pool.map(post_task, [stack.url] * tasks, dues, range(tasks)))
-            assert datetime.now(UTC) < window_start, (
-                "posting took longer than planned: lower --tasks"
+            warm_ids = {p.task_id for p in warmup if p.task_id}
+            await_deliveries(deliveries, warm_ids, warm_at + timedelta(seconds=settle_seconds))
+            # The api function's own duration, one request at a time (under the load below it
+            # mostly measures this 2-core machine): what the cost figure bills per request.
+            probe_since = datetime.now(UTC)
+            far = datetime.now(UTC) + timedelta(days=1)
+            post_all(stack.url, [far] * 20, 1)
+            api_ms = warm_durations(
+                stack.emulator.endpoint_url,
+                stack.outputs["lambda_api_function_name"],
+                probe_since,
+                datetime.now(UTC) + timedelta(seconds=1),
             )
-            due_by_id = {task_id: due for (task_id, _), due in zip(posted, dues, strict=True)}
-            deadline = time.monotonic() + (window_start - datetime.now(UTC)).total_seconds()
-            deadline += window_seconds + settle_seconds
-            while len({e["id"] for e, _ in deliveries}) < tasks and time.monotonic() < deadline:
-                time.sleep(0.2)
-            time.sleep(2)  # let any duplicate arrive
-            endpoint = stack.emulator.endpoint_url
-            api_ms = report_durations(endpoint, stack.outputs["lambda_api_function_name"])
-            emit_ms = report_durations(endpoint, stack.outputs["lambda_emit_function_name"])
+            before = lambda_runtime.statistics()
+
+            # The load: every task due within one window that starts after all are posted.
+            window_at = datetime.now(UTC).replace(microsecond=0) + timedelta(
+                seconds=5 + tasks * 2 / clients
+            )
+            posted = post_all(stack.url, in_window(window_at, window_seconds, tasks), clients)
+            assert datetime.now(UTC) < window_at, "posting took longer than planned"
+            ids = {p.task_id for p in posted if p.task_id}
+            until = window_at + timedelta(seconds=window_seconds + settle_seconds)
+            await_deliveries(deliveries, ids, until)
+            emit_ms = warm_durations(
+                stack.emulator.endpoint_url,
+                stack.outputs["lambda_emit_function_name"],
+                window_at - timedelta(seconds=2),
+                datetime.now(UTC),
+            )
             cost = deployed_cost(stack, api_ms, emit_ms)
-            starts = lambda_runtime.statistics()
+            after = lambda_runtime.statistics()
         finally:
             stack.stop()
 
-    lateness = sorted(
-        (datetime.fromisoformat(event["emitted_at"]) - due_by_id[event["id"]]).total_seconds()
-        * 1000
-        for event, _ in deliveries
-        if event["id"] in due_by_id
-    )
-    copies = Counter(event["id"] for event, _ in deliveries)
-    schedule_ms = sorted(ms for _, ms in posted)
+    late = lateness_ms(deliveries, posted)
+    copies = Counter(event["id"] for event, _ in deliveries if event["id"] in ids)
+    schedule_ms = sorted(p.ms for p in posted)
+
+    def total(starts: dict[str, dict[str, int]], kind: str) -> int:
+        return sum(counts[kind] for counts in starts.values())
+
     return {
         "tasks": tasks,
         "clients": clients,
         "window_seconds": window_seconds,
-        "lateness_ms": {
-            "min": round(lateness[0], 1),
-            "p50": round(percentile(lateness, 0.50), 1),
-            "p99": round(percentile(lateness, 0.99), 1),
-            "max": round(lateness[-1], 1),
-        }
-        if lateness
-        else None,
-        "early": sum(ms < 0 for ms in lateness),
+        "lateness_ms": summary(late),
+        "early": sum(ms < 0 for ms in late),
+        "rejected": dict(Counter(str(p.status) for p in posted if p.task_id is None)),
         "schedule_latency_ms": {
             "p50": round(percentile(schedule_ms, 0.50), 1),
             "p99": round(percentile(schedule_ms, 0.99), 1),
         },
-        "cold_starts": sum(s["cold_starts"] for s in starts.values()),
-        "warm_starts": sum(s["warm_starts"] for s in starts.values()),
-        "throttles": sum(s["throttles"] for s in starts.values()),
-        "lambda_environments": starts,
-        "emitted": len(copies.keys() & due_by_id.keys()),
-        "lost": len(due_by_id.keys() - copies.keys()),
+        "cold_starts": total(after, "cold_starts") - total(before, "cold_starts"),
+        "warm_starts": total(after, "warm_starts") - total(before, "warm_starts"),
+        "throttles": total(after, "throttles") - total(before, "throttles"),
+        "warmup": {
+            "tasks": len(warmup),
+            "rejected": dict(Counter(str(p.status) for p in warmup if p.task_id is None)),
+            "lateness_ms": summary(lateness_ms(deliveries, warmup)),
+            "cold_starts": total(before, "cold_starts"),
+        },
+        "lambda_environments": after,
+        "emitted": len(copies),
+        "lost": len(ids - copies.keys()),
         "duplicates": sum(n - 1 for n in copies.values()),
-        "mean_billed_ms": {
+        "billed_ms": {  # mean warm durations: api one request at a time, emit under the load
             "api": round(statistics.mean(api_ms), 1),
             "emit": round(statistics.mean(emit_ms), 1),
         },
+        "slowest": [
+            {"timestamp": p.due.isoformat(), "lateness_ms": round(ms, 1)}
+            for p, ms in sorted(lateness_by_task(deliveries, posted), key=lambda pair: -pair[1])[:5]
+        ],
         "cost_per_million_usd": cost,
         "terraform_seconds": stack.timings,
     }
@@ -209,13 +306,18 @@ def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) 
 def table(r: dict[str, Any]) -> str:
     """The results as the Markdown table the README shows."""
     late, cold, sched = r["lateness_ms"], r["cold_init_ms"], r["schedule_latency_ms"]
+    warmup = r["warmup"]["lateness_ms"]
+    warmup_late = f"{warmup['p50']} / {warmup['max']}" if warmup else "-"
     rows = [
         ("tasks (clients, window)", f"{r['tasks']} ({r['clients']}, {r['window_seconds']:g} s)"),
-        ("lateness ms min / p50 / p99 / max", " / ".join(str(late[k]) for k in late)),
+        ("lateness ms min / p50 / p99 / max", " / ".join(map(str, late.values())) if late else "-"),
         ("early emissions", r["early"]),
         ("emitted / lost / duplicates", f"{r['emitted']} / {r['lost']} / {r['duplicates']}"),
+        ("requests rejected (by status)", r["rejected"] or 0),
         ("POST /schedule ms p50 / p99", f"{sched['p50']} / {sched['p99']}"),
-        ("cold / warm starts", f"{r['cold_starts']} / {r['warm_starts']}"),
+        ("cold / warm starts under load", f"{r['cold_starts']} / {r['warm_starts']}"),
+        ("warm-up: tasks, cold starts", f"{r['warmup']['tasks']}, {r['warmup']['cold_starts']}"),
+        ("warm-up lateness ms p50 / max", warmup_late),
         ("throttled invocations", r["throttles"]),
         ("cold init ms: `import boto3` + client", r["baseline_boto3_ms"]),
         ("cold init ms: api (ratio)", f"{cold['api']['ms']} ({cold['api']['ratio']}x)"),
