@@ -5,9 +5,9 @@
 Deploys examples/local into the emulator (truncating Wait, warm Lambda environments), posts
 `--tasks` tasks from `--clients` concurrent clients, all due within the same `--window-seconds`
 at random milliseconds, and collects every emission on GET /events. Writes bench/results.json
-and bench/results.md (the table the README shows). Local lateness measures the mechanism
-(release, hold, publish) on the emulator, not AWS's own timers. Figures depend on the machine;
-ratios are measured within one run.
+and bench/results.md, and puts that table in the README between its bench markers. Local
+lateness measures the mechanism (release, hold, publish) on the emulator, not AWS's own
+timers. Figures depend on the machine; ratios are measured within one run.
 """
 
 import argparse
@@ -357,6 +357,10 @@ def main() -> None:
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS_DIR / "results.md").write_text(table(results))
+    readme = REPO_ROOT / "README.md"
+    before, start, rest = readme.read_text().partition("<!-- bench:start -->\n")
+    _, end, after = rest.partition("<!-- bench:end -->")
+    readme.write_text(before + start + table(results) + end + after)
     print(table(results))
 
 
