@@ -249,6 +249,18 @@ def test_deployed_policies_name_concrete_resources(stack: RunningStack) -> None:
                 assert all(r.startswith("arn:aws:") and "local-scheduler" in r for r in resources)
 
 
+def test_banner_shows_how_to_inspect_the_emulator(
+    stack: RunningStack, run_log: Callable[[], str]
+) -> None:
+    banner = run_log()
+
+    assert f"AWS:      {stack.endpoint_url}" in banner
+    assert f"export AWS_ENDPOINT_URL={stack.endpoint_url}" in banner
+    machine = stack.outputs["sfn_state_machine_arn"]
+    assert f"aws stepfunctions list-executions --state-machine-arn {machine}" in banner
+    assert "boto3.client('stepfunctions')" in banner
+
+
 def test_lambda_environments_are_reused_and_shown(stack: RunningStack) -> None:
     for _ in range(3):
         post(stack, "/schedule", b"{}")  # each a 422 from the api function
