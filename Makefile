@@ -8,13 +8,18 @@ BIN     := $(VENV)/bin
 BUILD   := build
 ZIP     := dist/task_scheduler.zip
 TF_DIRS := . examples/basic examples/complete examples/local
+# Virtualenvs apart from .venv: checkov's dependency tree conflicts with the dev one, and the
+# runtime matrix runs tests/unit under each Lambda runtime's own Python.
+VENVS    := $(BUILD)/venvs
+CHECKOV  := $(VENVS)/checkov
+RUNTIMES := python3.12 python3.13
 
 # Terraform reads the generated CLI config: it prefers a local provider mirror when
 # the machine has one and otherwise downloads providers as usual.
 export TF_CLI_CONFIG_FILE := $(CURDIR)/$(BUILD)/terraform.rc
 export TF_IN_AUTOMATION := 1
 
-.PHONY: help install build lint test run stop bench clean
+.PHONY: help install build lint checkov test-runtimes docs test run stop bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,6 +39,23 @@ $(BUILD)/lambda-runtimes/.installed: $(BIN)/.installed requirements/lambda-runti
 	$(BIN)/python -c 'from task_scheduler_emulator import runtimes; runtimes.ensure_supported()'
 	touch $@
 
+$(CHECKOV)/.installed: requirements/checkov.txt
+	rm -rf $(CHECKOV)
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	touch $@
+
+# One virtualenv per Lambda runtime, on the interpreter the emulator runs that runtime with
+# (task_scheduler_emulator.runtimes.interpreter), holding what a deployed function imports
+# (requirements/lambda-runtime.txt) and the test tools (requirements/runtime-tests.txt).
+$(VENVS)/python3.%/.installed: $(BIN)/.installed requirements/lambda-runtime.txt requirements/runtime-tests.txt
+	rm -rf $(VENVS)/python3.$*
+	python=$$($(BIN)/python -c 'import sys; from task_scheduler_emulator.runtimes import interpreter; print(interpreter(sys.argv[1]))' python3.$*) && \
+	  "$$python" -m venv $(VENVS)/python3.$*
+	$(VENVS)/python3.$*/bin/pip install --quiet --disable-pip-version-check \
+	  -r requirements/lambda-runtime.txt -r requirements/runtime-tests.txt
+	touch $@
+
 install: $(BIN)/.installed $(TF_CLI_CONFIG_FILE) $(BUILD)/lambda-runtimes/.installed ## Create .venv with the pinned toolchain and the Lambda runtimes
 
 build: install ## Rebuild the Lambda package (reproducible zip)
@@ -49,7 +71,19 @@ lint: install ## ruff, mypy, terraform fmt and validate
 	  terraform -chdir=$$d validate -no-color >/dev/null && echo "terraform validate: $$d ok" || exit 1; \
 	done
 
-test: lint ## Everything CI runs: lint, unit, plan and local-stack tests
+checkov: $(BIN)/.installed $(CHECKOV)/.installed ## checkov over the module and each example: no failed check, every skip reasoned
+	$(BIN)/python scripts/run_checkov.py $(CHECKOV)/bin/checkov
+
+test-runtimes: $(RUNTIMES:%=$(VENVS)/%/.installed) ## tests/unit under python3.12 and python3.13 with the Powertools layer's libraries
+	@for runtime in $(RUNTIMES); do \
+	  echo "tests/unit under $$runtime ($$($(VENVS)/$$runtime/bin/python -V))"; \
+	  PYTHONPATH=lambda_src $(VENVS)/$$runtime/bin/python -m pytest -q -p no:cacheprovider tests/unit || exit 1; \
+	done
+
+docs: $(BIN)/.installed ## Regenerate the README's Inputs and Outputs tables from variables.tf and outputs.tf
+	$(BIN)/python scripts/readme_tables.py
+
+test: lint checkov test-runtimes ## Everything CI runs: lint, checkov, unit tests per runtime, plan and local-stack tests
 	$(BIN)/pytest
 
 run: build ## Deploy examples/local into the embedded emulator and serve the API

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name prefix of every resource the module creates (functions, roles, topic, queue, state machine, API)."
+  description = "Name prefix of every resource the module creates (functions, roles, topic, queue, state machine, API): 1 to 40 letters, digits or hyphens, starting with a letter."
   type        = string
   default     = "task-scheduler"
 
@@ -28,7 +28,7 @@ variable "authorization_type" {
 }
 
 variable "max_schedule_horizon_days" {
-  description = "How far ahead a task may be scheduled, in days. A Standard workflow runs at most one year, which is also the maximum here."
+  description = "How far ahead a task may be scheduled, in whole days from 1 to 365. A Standard workflow runs at most one year, which is also the maximum here."
   type        = number
   default     = 365
 
@@ -39,7 +39,7 @@ variable "max_schedule_horizon_days" {
 }
 
 variable "api_throttling_rate_limit" {
-  description = "Steady-state requests per second the API stage accepts before answering 429."
+  description = "Steady-state requests per second the API stage accepts before answering 429 (more than 0, at most 10000)."
   type        = number
   default     = 50
 
@@ -50,7 +50,7 @@ variable "api_throttling_rate_limit" {
 }
 
 variable "api_throttling_burst_limit" {
-  description = "Burst of requests the API stage accepts before answering 429."
+  description = "Burst of requests the API stage accepts before answering 429 (1 to 5000)."
   type        = number
   default     = 100
 
@@ -61,7 +61,7 @@ variable "api_throttling_burst_limit" {
 }
 
 variable "log_retention_in_days" {
-  description = "Retention of every log group the module creates (functions, state machine, API access logs)."
+  description = "Retention of every log group the module creates (functions, state machine, API access logs), in days: one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
   type        = number
   default     = 30
 
@@ -72,7 +72,7 @@ variable "log_retention_in_days" {
 }
 
 variable "log_level" {
-  description = "Log level of the Lambda functions (Powertools Logger)."
+  description = "Log level of the Lambda functions (Powertools Logger): DEBUG, INFO, WARNING or ERROR."
   type        = string
   default     = "INFO"
 
@@ -83,7 +83,7 @@ variable "log_level" {
 }
 
 variable "state_machine_log_level" {
-  description = "Execution log level of the state machine. Execution data (task messages) is never logged."
+  description = "Execution log level of the state machine: ALL, ERROR, FATAL or OFF. Execution data (task messages) is never logged."
   type        = string
   default     = "ERROR"
 
@@ -94,7 +94,7 @@ variable "state_machine_log_level" {
 }
 
 variable "lambda_runtime" {
-  description = "Python runtime of both functions."
+  description = "Python runtime of both functions: python3.12 or python3.13."
   type        = string
   default     = "python3.13"
 
@@ -105,7 +105,7 @@ variable "lambda_runtime" {
 }
 
 variable "lambda_architecture" {
-  description = "Instruction set of both functions."
+  description = "Instruction set of both functions: arm64 (20% cheaper per GB-second for this pure-Python code) or x86_64."
   type        = string
   default     = "arm64"
 
@@ -116,7 +116,7 @@ variable "lambda_architecture" {
 }
 
 variable "lambda_memory_size" {
-  description = "Memory of the api function, in MB (CPU grows with it: 256 MB keeps its cold start short)."
+  description = "Memory of the api function, in MB from 128 to 10240 (CPU grows with it: 256 MB keeps its cold start short)."
   type        = number
   default     = 256
 
@@ -127,7 +127,7 @@ variable "lambda_memory_size" {
 }
 
 variable "emit_memory_size" {
-  description = "Memory of the emit function, in MB. It is billed while it holds for the exact millisecond (up to emission_lead_seconds + 1 s per task), so it is small by default; see the README's Precision section."
+  description = "Memory of the emit function, in MB from 128 to 10240. It is billed while it holds for the exact millisecond (up to emission_lead_seconds + 1 s per task), so it is small by default; see the README's Precision section."
   type        = number
   default     = 128
 
@@ -177,7 +177,7 @@ variable "tracing_enabled" {
 }
 
 variable "kms_key_arn" {
-  description = "Customer managed KMS key that encrypts the SNS topic and the dead-letter queue. Null encrypts them with AWS managed keys (alias/aws/sns and SQS-managed SSE). The key policy must let SNS and the subscribers' services use it."
+  description = "Customer managed KMS key that encrypts the SNS topic, the dead-letter queue and the log groups. Null leaves them to AWS managed encryption (alias/aws/sns, SQS-managed SSE, CloudWatch Logs' own). The module's roles are granted its use through IAM; its key policy must let CloudWatch Logs (logs.<region>.amazonaws.com) use it for the module's log groups, or creating them fails (see examples/complete)."
   type        = string
   default     = null
 
@@ -259,7 +259,7 @@ variable "emit_retry" {
 }
 
 variable "dead_letter_retention_seconds" {
-  description = "How long tasks that could not be emitted stay in the dead-letter queue (SQS allows at most 14 days)."
+  description = "How long tasks that could not be emitted stay in the dead-letter queue, in seconds from 60 to 1209600 (14 days, the most SQS allows)."
   type        = number
   default     = 1209600
 

@@ -2,18 +2,66 @@ provider "aws" {
   region = var.region
 }
 
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
 locals {
   name = "reminders"
   tags = { project = "reminders", managed-by = "terraform" }
+
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  # The log groups the module creates for this name (its cloudwatch_log_group_names output).
+  log_group_arns = [
+    for group in [
+      "/aws/lambda/${local.name}-api",
+      "/aws/lambda/${local.name}-emit",
+      "/aws/vendedlogs/states/${local.name}",
+      "/aws/apigateway/${local.name}",
+    ] : "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:${group}"
+  ]
 }
 
-# Customer managed key for the task topic and dead-letter queue. The default key
-# policy delegates to IAM, and the module grants its roles use of the key.
+# Customer managed key for the task topic, the dead-letter queue and the log groups.
 resource "aws_kms_key" "tasks" {
-  description             = "Encrypts scheduled tasks at rest"
+  description             = "Encrypts scheduled tasks and their logs at rest"
   enable_key_rotation     = true
   deletion_window_in_days = 7
+  policy                  = data.aws_iam_policy_document.tasks_key.json
   tags                    = local.tags
+}
+
+data "aws_iam_policy_document" "tasks_key" {
+  # The default key policy: IAM policies in this account decide who may use the key.
+  # The module grants its roles kms:GenerateDataKey and kms:Decrypt on it.
+  statement {
+    sid       = "EnableIamPolicies"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  # CloudWatch Logs is not an IAM principal of the account: the key policy itself must let
+  # it use the key, for this module's log groups only, or creating them fails. Statement as
+  # in "Encrypt log data in CloudWatch Logs using AWS KMS", step 2
+  # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+  statement {
+    sid       = "AllowCloudWatchLogsForTaskSchedulerLogGroups"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${var.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = local.log_group_arns
+    }
+  }
 }
 
 module "task_scheduler" {

@@ -39,6 +39,7 @@ def module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for example in (tree / "examples").iterdir():
         override = FIXTURES / "offline_provider_override.tf"
         shutil.copy2(override, example / override.name)
+    shutil.copy2(FIXTURES / "complete_account_override.tf", tree / "examples" / "complete")
     return tree
 
 

@@ -1,5 +1,6 @@
 """Plan the examples as a user would run them and check what they wire together."""
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -53,7 +54,7 @@ def test_complete_example_wires_kms_subscriber_and_consumers(plan: PlanFn) -> No
 
 def test_complete_example_consumes_module_outputs_like_another_stack(plan: PlanFn) -> None:
     configuration = plan("examples/complete").configuration["root_module"]["resources"]
-    expressions = {r["address"]: r["expressions"] for r in configuration}
+    expressions = {r["address"]: r.get("expressions", {}) for r in configuration}
     client_policy = expressions["aws_iam_role_policy.client_schedules_tasks"]["policy"]
     assert "module.task_scheduler.invoke_policy_json" in client_policy["references"]
     alarm_dimensions = expressions["aws_cloudwatch_metric_alarm.dead_letters"]["dimensions"]
@@ -63,3 +64,44 @@ def test_complete_example_consumes_module_outputs_like_another_stack(plan: PlanF
         "module.task_scheduler.sns_topic_arn"
         in queue_policy["condition"][0]["values"]["references"]
     )
+
+
+def test_complete_example_key_policy_lets_cloudwatch_logs_encrypt_the_module_log_groups(
+    plan: PlanFn,
+) -> None:
+    # The module encrypts its log groups with kms_key_arn; CloudWatch Logs must be allowed by
+    # the key policy itself, for exactly those log groups (encryption context), or creating
+    # them fails: https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+    complete = plan("examples/complete")
+    policy = json.loads(complete.resources["aws_kms_key.tasks"]["values"]["policy"])
+    statements = {statement["Sid"]: statement for statement in policy["Statement"]}
+    assert set(statements) == {"EnableIamPolicies", "AllowCloudWatchLogsForTaskSchedulerLogGroups"}
+
+    account = statements["EnableIamPolicies"]
+    assert account["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+    assert (account["Effect"], account["Action"], account["Resource"]) == ("Allow", "kms:*", "*")
+
+    logs = statements["AllowCloudWatchLogsForTaskSchedulerLogGroups"]
+    assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    assert (logs["Effect"], logs["Resource"]) == ("Allow", "*")
+    assert sorted(logs["Action"]) == [
+        "kms:Decrypt*",
+        "kms:Describe*",
+        "kms:Encrypt*",
+        "kms:GenerateDataKey*",
+        "kms:ReEncrypt*",
+    ]
+    log_groups = [
+        resource
+        for resource in module_resources(complete).values()
+        if resource["type"] == "aws_cloudwatch_log_group"
+    ]
+    assert len(log_groups) == 4
+    assert sorted(logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]) == sorted(
+        f"arn:aws:logs:eu-west-1:111122223333:log-group:{group['values']['name']}"
+        for group in log_groups
+    )
+    # ... and those log groups are encrypted with the key (its ARN is known after apply).
+    for group in log_groups:
+        change = complete.resource_changes[group["address"]]["change"]
+        assert change["after_unknown"]["kms_key_id"] is True
