@@ -181,6 +181,16 @@ def warm_durations(
     ]
 
 
+def emit_logs(endpoint_url: str, function_name: str) -> dict[str, dict[str, Any]]:
+    """The emit function's "Emitted task" log records, by task id."""
+    logs = client("logs", endpoint_url=endpoint_url)
+    pages = logs.get_paginator("filter_log_events").paginate(
+        logGroupName=f"/aws/lambda/{function_name}", filterPattern="Emitted task"
+    )
+    records = [json.loads(e["message"]) for page in pages for e in page["events"]]
+    return {record["id"]: record for record in records if record.get("message") == "Emitted task"}
+
+
 def deployed_cost(stack: LocalStack, api_ms: list[float], emit_ms: list[float]) -> float:
     assert stack.emulator is not None
     endpoint = stack.emulator.endpoint_url
@@ -241,7 +251,7 @@ def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) 
 
             # The load: every task due within one window that starts after all are posted.
             window_at = datetime.now(UTC).replace(microsecond=0) + timedelta(
-                seconds=5 + tasks * 2 / clients
+                seconds=math.ceil(5 + tasks * 2 / clients)
             )
             posted = post_all(stack.url, in_window(window_at, window_seconds, tasks), clients)
             assert datetime.now(UTC) < window_at, "posting took longer than planned"
@@ -256,6 +266,9 @@ def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) 
             )
             cost = deployed_cost(stack, api_ms, emit_ms)
             after = lambda_runtime.statistics()
+            held = emit_logs(
+                stack.emulator.endpoint_url, stack.outputs["lambda_emit_function_name"]
+            )
         finally:
             stack.stop()
 
@@ -294,8 +307,15 @@ def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) 
             "api": round(statistics.mean(api_ms), 1),
             "emit": round(statistics.mean(emit_ms), 1),
         },
+        "window_start": window_at.isoformat(),
+        # Where the slowest lost their time: a short hold means a late release or invocation.
         "slowest": [
-            {"timestamp": p.due.isoformat(), "lateness_ms": round(ms, 1)}
+            {
+                "timestamp": p.due.isoformat(),
+                "lateness_ms": round(ms, 1),
+                "held_ms": held.get(str(p.task_id), {}).get("held_ms"),
+                "lateness_in_function_ms": held.get(str(p.task_id), {}).get("lateness_ms"),
+            }
             for p, ms in sorted(lateness_by_task(deliveries, posted), key=lambda pair: -pair[1])[:5]
         ],
         "cost_per_million_usd": cost,
