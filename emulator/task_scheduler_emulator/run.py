@@ -42,13 +42,13 @@ Task scheduler running locally ({timings}).
   Lambda:   GET  {url}/emulator/lambda   (cold and warm starts, throttles, timeouts)
   AWS:      {endpoint}   (the emulator; any access key works, region {REGION})
 
-Inspect it with the AWS CLI or boto3, e.g. the executions, the topic, the dead-letter queue:
+Inspect it with the AWS CLI (if installed) or boto3: the executions, the topic, the dead letters:
   export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\
     AWS_DEFAULT_REGION={REGION}
   aws stepfunctions list-executions --state-machine-arn {machine}
   aws sns list-subscriptions-by-topic --topic-arn {stack.outputs["sns_topic_arn"]}
   aws sqs receive-message --queue-url {stack.outputs["sqs_dead_letter_queue_url"]}
-  python -c "import boto3; print(boto3.client('stepfunctions').list_executions(
+  .venv/bin/python -c "import boto3; print(boto3.client('stepfunctions').list_executions(
     stateMachineArn='{machine}')['executions'])"
 
 Schedule a task 5 seconds from now:

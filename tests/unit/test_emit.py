@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 from botocore.exceptions import ClientError
 
+from task_scheduler import aws, timing
 from task_scheduler.timestamps import format_timestamp
 
 TASK_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -185,6 +186,23 @@ def test_invalid_event_raises_and_publishes_nothing(emit, sqs, topic, event):
         emit(event)
 
     assert receive(sqs, topic.raw_queue) == []
+
+
+def test_the_sns_client_exists_before_the_hold(emit, topic, monkeypatch):
+    # On a cold start, building the client after the hold would delay the publish.
+    aws.client.cache_clear()
+    clients_at_hold = []
+    real_hold = timing.hold_until
+
+    def hold(*args, **kwargs):
+        clients_at_hold.append(aws.client.cache_info().currsize)
+        return real_hold(*args, **kwargs)
+
+    monkeypatch.setattr(timing, "hold_until", hold)
+
+    emit(task_event("x"))
+
+    assert clients_at_hold == [1]
 
 
 @NO_METRICS
