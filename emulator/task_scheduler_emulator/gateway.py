@@ -8,7 +8,11 @@ back to HTTP. No route -> 404 ``{"message":"Not Found"}``; a failed function -> 
 ``{"message":"Internal Server Error"}``, as on API Gateway. Binds 127.0.0.1 only.
 Each request is served on its own thread with a deep accept backlog, and the stored APIs,
 stages, routes and integrations are re-read at most once a second, not per request.
-Not emulated: authorizers, throttling, CORS, payload format 1.0, non-Lambda integrations.
+Throttling is enforced per route and stage as API Gateway does, with a token bucket per route
+(its route settings, else the stage's default route settings, else the account quota):
+past it, 429 ``{"message":"Too Many Requests"}``. AWS applies throttles "on a best-effort
+basis"; the emulator applies them exactly, never more leniently.
+Not emulated: authorizers, CORS, payload format 1.0, non-Lambda integrations.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ _TEXT_TYPE = re.compile(
 )
 _Response = tuple[int, dict[str, str], bytes]
 ROUTES_REFRESH_SECONDS = 1.0
+# API Gateway's default account-level throttling quota per Region.
+ACCOUNT_RATE_LIMIT, ACCOUNT_BURST_LIMIT = 10_000.0, 5_000
 _Rank = tuple[int, int, bool]
 
 
@@ -105,9 +111,44 @@ def match_route(route_key: str, method: str, path: str) -> tuple[_Rank, dict[str
 @dataclass(frozen=True)
 class _ApiRoutes:
     api_id: str
-    stages: set[str]
+    stages: dict[str, dict[str, Any]]  # by name
     routes: list[dict[str, Any]]
     integrations: dict[str, dict[str, Any]]
+
+
+class TokenBucket:
+    """API Gateway's throttle: `burst` tokens at most, refilled at `rate` per second, one per
+    request (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html).
+    Starts full."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._tokens, self._at = float(burst), clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
+
+
+def throttle_limits(stage: dict[str, Any], route_key: str) -> tuple[float, int]:
+    """(rate, burst) for a route: its route settings, else the stage's default route settings,
+    else the account's default quota (10,000 requests per second, burst 5,000)."""
+    limits = [ACCOUNT_RATE_LIMIT, ACCOUNT_BURST_LIMIT]
+    for settings in (
+        stage.get("DefaultRouteSettings") or {},
+        (stage.get("RouteSettings") or {}).get(route_key) or {},
+    ):
+        for index, name in enumerate(("ThrottlingRateLimit", "ThrottlingBurstLimit")):
+            if settings.get(name) is not None:
+                limits[index] = settings[name]
+    return float(min(limits[0], ACCOUNT_RATE_LIMIT)), int(min(limits[1], ACCOUNT_BURST_LIMIT))
 
 
 class _Server(ThreadingHTTPServer):
@@ -165,6 +206,7 @@ class Gateway:
         self._routes_lock = threading.Lock()
         self._routes_read_at = -ROUTES_REFRESH_SECONDS
         self._routes_cache: list[_ApiRoutes] = []
+        self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
         self._server = _Server(("127.0.0.1", port), Handler)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -179,7 +221,7 @@ class Gateway:
                 self._routes_cache = [
                     _ApiRoutes(
                         api_id=api["ApiId"],
-                        stages={s["StageName"] for s in self._all("get_stages", api["ApiId"])},
+                        stages={s["StageName"]: s for s in self._all("get_stages", api["ApiId"])},
                         routes=self._all("get_routes", api["ApiId"]),
                         integrations={
                             i["IntegrationId"]: i
@@ -192,6 +234,15 @@ class Gateway:
                 self._routes_read_at = time.monotonic()
             return self._routes_cache
 
+    def _bucket(self, api: _ApiRoutes, stage: str, route_key: str) -> TokenBucket:
+        """The route's bucket on that stage; a new one (full) when its limits change."""
+        rate, burst = throttle_limits(api.stages.get(stage, {}), route_key)
+        with self._routes_lock:
+            bucket = self._buckets.get((api.api_id, stage, route_key))
+            if bucket is None or (bucket.rate, bucket.burst) != (rate, burst):
+                bucket = self._buckets[(api.api_id, stage, route_key)] = TokenBucket(rate, burst)
+            return bucket
+
     def _all(self, operation: str, api_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = getattr(self._apis, operation)(ApiId=api_id).get("Items", [])
         return items
@@ -202,7 +253,7 @@ class Gateway:
         for api in self._routes():
             stage, local_path = "$default", path
             first, _, rest = path.lstrip("/").partition("/")
-            if first in api.stages - {"$default"}:
+            if first in api.stages.keys() - {"$default"}:
                 stage, local_path = first, "/" + rest
             for route in api.routes:
                 if found := match_route(route["RouteKey"], method, local_path):
@@ -221,6 +272,8 @@ class Gateway:
         if found is None:
             return _json_response(404, "Not Found")
         api, route, stage = found
+        if not self._bucket(api, stage, route["RouteKey"]).take():
+            return _json_response(429, "Too Many Requests")
         target = route.get("Target", "").removeprefix("integrations/")
         integration = api.integrations.get(target, {})
         function = _FUNCTION_ARN.search(integration.get("IntegrationUri", ""))

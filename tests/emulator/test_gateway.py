@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from task_scheduler_emulator import Emulator, Gateway
-from task_scheduler_emulator.gateway import ROUTES_REFRESH_SECONDS
+from task_scheduler_emulator.gateway import ROUTES_REFRESH_SECONDS, TokenBucket, throttle_limits
 
 HANDLER = {
     "api.py": """
@@ -142,3 +142,57 @@ def test_64_concurrent_clients_are_all_served_from_one_read_of_the_routes(
     # APIs, stages, routes and integrations are read once per refresh, not once per request.
     assert control_plane_calls.count("GetApis") <= reads_allowed < clients
     assert len(control_plane_calls) <= 4 * reads_allowed
+
+
+def test_token_bucket_allows_the_burst_then_the_rate() -> None:
+    now = [0.0]
+    bucket = TokenBucket(rate=2, burst=3, clock=lambda: now[0])
+
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    now[0] += 0.5  # one token back at 2 per second
+    assert [bucket.take(), bucket.take()] == [True, False]
+    now[0] += 60  # refills to the burst, no further
+    assert sum(bucket.take() for _ in range(10)) == 3
+
+
+def test_route_settings_override_the_stage_default_within_the_account_quota() -> None:
+    stage = {
+        "DefaultRouteSettings": {"ThrottlingRateLimit": 50.0, "ThrottlingBurstLimit": 100},
+        "RouteSettings": {"POST /schedule": {"ThrottlingBurstLimit": 7}},
+    }
+
+    assert throttle_limits(stage, "POST /schedule") == (50.0, 7)
+    assert throttle_limits(stage, "GET /other") == (50.0, 100)
+    assert throttle_limits({}, "GET /other") == (10_000.0, 5_000)
+    too_high = {"DefaultRouteSettings": {"ThrottlingRateLimit": 1e6, "ThrottlingBurstLimit": 10**6}}
+    assert throttle_limits(too_high, "GET /other") == (10_000.0, 5_000)
+
+
+def test_a_throttled_stage_answers_429(
+    emulator: Emulator, client: Callable[[str], Any], make_function: Callable[..., str]
+) -> None:
+    apis = client("apigatewayv2")
+    function_arn = make_function(HANDLER, "api.handler")
+    api = apis.create_api(Name="throttled", ProtocolType="HTTP")
+    integration = apis.create_integration(
+        ApiId=api["ApiId"],
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=function_arn,
+        PayloadFormatVersion="2.0",
+    )
+    apis.create_route(
+        ApiId=api["ApiId"],
+        RouteKey="POST /schedule",
+        Target=f"integrations/{integration['IntegrationId']}",
+    )
+    apis.create_stage(
+        ApiId=api["ApiId"],
+        StageName="$default",
+        DefaultRouteSettings={"ThrottlingBurstLimit": 2, "ThrottlingRateLimit": 0.01},
+    )
+    with Gateway(emulator.endpoint_url, api_id=api["ApiId"]) as throttled:
+        answers = [request(f"{throttled.url}/schedule", "POST", b"{}") for _ in range(3)]
+    apis.delete_api(ApiId=api["ApiId"])
+
+    assert [status for status, _, _ in answers] == [202, 202, 429]
+    assert answers[2][2] == {"message": "Too Many Requests"}
