@@ -22,7 +22,7 @@ export TF_IN_AUTOMATION := 1
 .PHONY: help install build lint checkov test-runtimes docs test run stop bench clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: requirements/dev.txt lambda_src/pyproject.toml emulator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -45,9 +45,10 @@ data "aws_iam_policy_document" "tasks_key" {
   }
 
   # CloudWatch Logs is not an IAM principal of the account: the key policy itself must let
-  # it use the key, for this module's log groups only, or creating them fails. Statement as
-  # in "Encrypt log data in CloudWatch Logs using AWS KMS", step 2
-  # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+  # it use the key, or creating the log groups fails. The statement of "Encrypt log data in
+  # CloudWatch Logs using AWS KMS"
+  # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html),
+  # its encryption context narrowed from the account's log groups to this module's four.
   statement {
     sid       = "AllowCloudWatchLogsForTaskSchedulerLogGroups"
     actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
