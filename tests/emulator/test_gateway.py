@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -33,12 +34,9 @@ def handler(event, context):
 }
 
 
-@pytest.fixture
-def gateway(
-    emulator: Emulator, client: Callable[[str], Any], make_function: Callable[..., str]
-) -> Iterator[Gateway]:
-    apis = client("apigatewayv2")
-    function_arn = make_function(HANDLER, "api.handler")
+@contextmanager
+def served_api(emulator: Emulator, apis: Any, function_arn: str, **stage: Any) -> Iterator[Gateway]:
+    """An HTTP API with `POST /schedule` on the function and a `$default` stage, served."""
     api = apis.create_api(Name="scheduler", ProtocolType="HTTP")
     integration = apis.create_integration(
         ApiId=api["ApiId"],
@@ -51,10 +49,21 @@ def gateway(
         RouteKey="POST /schedule",
         Target=f"integrations/{integration['IntegrationId']}",
     )
-    apis.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
-    with Gateway(emulator.endpoint_url, api_id=api["ApiId"]) as running:
+    apis.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True, **stage)
+    try:
+        with Gateway(emulator.endpoint_url, api_id=api["ApiId"]) as running:
+            yield running
+    finally:
+        apis.delete_api(ApiId=api["ApiId"])
+
+
+@pytest.fixture
+def gateway(
+    emulator: Emulator, client: Callable[[str], Any], make_function: Callable[..., str]
+) -> Iterator[Gateway]:
+    function_arn = make_function(HANDLER, "api.handler")
+    with served_api(emulator, client("apigatewayv2"), function_arn) as running:
         yield running
-    apis.delete_api(ApiId=api["ApiId"])
 
 
 def request(
@@ -171,28 +180,12 @@ def test_route_settings_override_the_stage_default_within_the_account_quota() ->
 def test_a_throttled_stage_answers_429(
     emulator: Emulator, client: Callable[[str], Any], make_function: Callable[..., str]
 ) -> None:
-    apis = client("apigatewayv2")
     function_arn = make_function(HANDLER, "api.handler")
-    api = apis.create_api(Name="throttled", ProtocolType="HTTP")
-    integration = apis.create_integration(
-        ApiId=api["ApiId"],
-        IntegrationType="AWS_PROXY",
-        IntegrationUri=function_arn,
-        PayloadFormatVersion="2.0",
-    )
-    apis.create_route(
-        ApiId=api["ApiId"],
-        RouteKey="POST /schedule",
-        Target=f"integrations/{integration['IntegrationId']}",
-    )
-    apis.create_stage(
-        ApiId=api["ApiId"],
-        StageName="$default",
-        DefaultRouteSettings={"ThrottlingBurstLimit": 2, "ThrottlingRateLimit": 0.01},
-    )
-    with Gateway(emulator.endpoint_url, api_id=api["ApiId"]) as throttled:
+    limits = {"ThrottlingBurstLimit": 2, "ThrottlingRateLimit": 0.01}
+    with served_api(
+        emulator, client("apigatewayv2"), function_arn, DefaultRouteSettings=limits
+    ) as throttled:
         answers = [request(f"{throttled.url}/schedule", "POST", b"{}") for _ in range(3)]
-    apis.delete_api(ApiId=api["ApiId"])
 
     assert [status for status, _, _ in answers] == [202, 202, 429]
     assert answers[2][2] == {"message": "Too Many Requests"}
