@@ -44,7 +44,6 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
-import hashlib
 import importlib
 import io
 import json
@@ -163,10 +162,6 @@ class _Version:
             timeout=float(fn.timeout),
             environment=tuple(sorted(_reserved_env(fn).items())),
         )
-
-    @property
-    def key(self) -> str:
-        return hashlib.sha256(repr(self).encode()).hexdigest()
 
 
 class _Environment:
