@@ -103,3 +103,8 @@ output "iam_role_arns" {
     { state_machine = aws_iam_role.state_machine.arn },
   )
 }
+
+output "cloudwatch_metric_alarm_arns" {
+  description = "ARNs of the CloudWatch alarms the module creates with alarm_topic_arn, by kind (dead-letter, executions-failed, executions-timed-out, executions-aborted, api-5xx, emit-errors, emit-throttles, open-executions); empty without it."
+  value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.arn }
+}

@@ -290,3 +290,52 @@ variable "lambda_reserved_concurrent_executions" {
     error_message = "lambda_reserved_concurrent_executions must be a whole number, -1 (no reservation) or more."
   }
 }
+
+variable "alarm_topic_arn" {
+  description = "SNS topic the module's CloudWatch alarms notify when they go to ALARM and back to OK. Null (the default) creates no alarms. A topic created in the same configuration has no ARN at plan time: set alarms.enabled = true as well. The topic's access policy must let CloudWatch publish, and a topic encrypted with a customer managed key needs a key policy that lets cloudwatch.amazonaws.com use the key. See the README's Alarms section."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be a standard SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)."
+  }
+}
+
+variable "alarms" {
+  description = "Settings of the alarms: whether to create them (null: when alarm_topic_arn is set; say true when the topic's ARN is known only after apply), the period each alarm aggregates, in seconds (a multiple of 60, at most 86400), how many periods in a row must breach (period times periods at most one day), how many API 5xx responses and how many emit function errors (and, separately, throttles) a period may hold before alarming (whole numbers from 0), the share of the account's open-execution quota, in percent from 10 to 99, that raises the quota alarm, and whether to create that alarm (it watches the whole account and region: keep it in one stack per account and region)."
+  type = object({
+    enabled                 = optional(bool)
+    period_seconds          = optional(number, 300)
+    evaluation_periods      = optional(number, 1)
+    api_5xx_threshold       = optional(number, 0)
+    emit_errors_threshold   = optional(number, 0)
+    open_executions_percent = optional(number, 50)
+    open_executions_alarm   = optional(bool, true)
+  })
+  default = {}
+
+  validation {
+    condition     = var.alarms.period_seconds >= 60 && var.alarms.period_seconds <= 86400 && var.alarms.period_seconds % 60 == 0
+    error_message = "alarms.period_seconds must be a multiple of 60 from 60 to 86400."
+  }
+
+  validation {
+    # CloudWatch: EvaluationPeriods multiplied by Period cannot be more than 86,400 seconds.
+    condition     = var.alarms.evaluation_periods >= 1 && floor(var.alarms.evaluation_periods) == var.alarms.evaluation_periods && var.alarms.evaluation_periods * var.alarms.period_seconds <= 86400
+    error_message = "alarms.evaluation_periods must be a whole number from 1, and evaluation_periods * period_seconds at most 86400 (one day)."
+  }
+
+  validation {
+    condition = alltrue([
+      for threshold in [var.alarms.api_5xx_threshold, var.alarms.emit_errors_threshold] :
+      threshold >= 0 && floor(threshold) == threshold
+    ])
+    error_message = "alarms.api_5xx_threshold and alarms.emit_errors_threshold must be whole numbers from 0."
+  }
+
+  validation {
+    condition     = var.alarms.open_executions_percent >= 10 && var.alarms.open_executions_percent <= 99
+    error_message = "alarms.open_executions_percent must be from 10 to 99."
+  }
+}

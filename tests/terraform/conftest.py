@@ -21,6 +21,7 @@ COPIED = ["*.tf", "dist", "examples"]
 LEFT_BEHIND = shutil.ignore_patterns(".terraform*", "*.tfstate*")
 
 PlanFn = Callable[..., tftest.TerraformPlanOutput]
+TerraformFn = Callable[[str], tftest.TerraformTest]
 
 
 @pytest.fixture(scope="session")

@@ -18,4 +18,4 @@ def test_mocked_apply_renders_and_checks_the_state_machine(
     summary = re.search(r"(\d+) passed, (\d+) failed", result.out)
     assert summary, result.out
     passed, failed = map(int, summary.groups())
-    assert (passed, failed) == (2, 0), result.out
+    assert (passed, failed) == (3, 0), result.out

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tftest
 
 from scripts.build_lambda import build
 from tests.conftest import REPO_ROOT
-from tests.terraform.conftest import PlanFn
+from tests.terraform.conftest import PlanFn, TerraformFn
 
 BASE_COUNTS = {
     "aws_apigatewayv2_api": 1,
@@ -49,6 +50,7 @@ EXPECTED_OUTPUTS = {
     "invoke_policy_json",
     "deployer_policy_json",
     "iam_role_arns",
+    "cloudwatch_metric_alarm_arns",
 }
 
 
@@ -76,6 +78,7 @@ def functions(plan: Any) -> dict[str, dict[str, Any]]:
         ("authorization_none", {}),
         ("kms", {}),
         ("custom", {"aws_sns_topic_subscription": 2}),
+        ("alarms", {"aws_cloudwatch_metric_alarm": 8}),
     ],
 )
 def test_resource_counts(plan: PlanFn, case: str, extra: dict[str, int]) -> None:
@@ -199,3 +202,99 @@ def test_roles_are_authorised_before_their_users_are_created(plan: PlanFn) -> No
     assert "aws_iam_role_policy.state_machine" in depends_on["aws_sfn_state_machine.this"]
     assert "aws_iam_role_policy.api" in depends_on["aws_lambda_function.api"]
     assert "aws_iam_role_policy.emit" in depends_on["aws_lambda_function.emit"]
+
+
+TOPIC = "arn:aws:sns:eu-west-1:111122223333:on-call"
+# kind: (namespace, metric, statistic, threshold in tests/terraform/cases/alarms.tfvars)
+ALARMS = {
+    "dead-letter": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", 0),
+    "executions-failed": ("AWS/States", "ExecutionsFailed", "Sum", 0),
+    "executions-timed-out": ("AWS/States", "ExecutionsTimedOut", "Sum", 0),
+    "executions-aborted": ("AWS/States", "ExecutionsAborted", "Sum", 0),
+    "api-5xx": ("AWS/ApiGateway", "5xx", "Sum", 5),
+    "emit-errors": ("AWS/Lambda", "Errors", "Sum", 2),
+    "emit-throttles": ("AWS/Lambda", "Throttles", "Sum", 2),
+}
+
+
+def alarms(plan: Any) -> dict[str, dict[str, Any]]:
+    return {a["alarm_name"]: a for a in of_type(plan, "aws_cloudwatch_metric_alarm")}
+
+
+@pytest.mark.parametrize("case", ["defaults", "authorization_none", "kms", "custom"])
+def test_no_alarms_without_a_topic(plan: PlanFn, case: str) -> None:
+    planned = plan(case=case)
+    assert alarms(planned) == {}
+    assert planned.outputs["cloudwatch_metric_alarm_arns"] == {}
+
+
+def test_one_alarm_per_kind_notifies_the_topic(plan: PlanFn) -> None:
+    planned = alarms(plan(case="alarms"))
+    assert set(planned) == {f"reminders-{kind}" for kind in [*ALARMS, "open-executions"]}
+    for alarm in planned.values():
+        assert alarm["alarm_actions"] == [TOPIC]
+        assert alarm["ok_actions"] == [TOPIC]
+        assert alarm["insufficient_data_actions"] in (None, [])
+        assert alarm["actions_enabled"] is True
+        assert alarm["comparison_operator"] == "GreaterThanThreshold"
+        assert alarm["treat_missing_data"] == "notBreaching"
+        assert alarm["evaluation_periods"] == 3
+        assert alarm["tags"] == {"team": "billing", "env": "test"}
+        assert alarm["alarm_description"]
+    for kind, (namespace, metric, statistic, threshold) in ALARMS.items():
+        alarm = planned[f"reminders-{kind}"]
+        assert (alarm["namespace"], alarm["metric_name"]) == (namespace, metric), kind
+        assert (alarm["statistic"], alarm["period"], alarm["threshold"]) == (
+            statistic,
+            60,
+            threshold,
+        )
+        assert alarm["metric_query"] == []
+
+
+def test_alarm_dimensions_name_the_module_s_resources(plan: PlanFn) -> None:
+    planned = plan(case="alarms")
+    values = alarms(planned)
+    assert values["reminders-dead-letter"]["dimensions"] == {"QueueName": "reminders-dead-letter"}
+    for kind in ("emit-errors", "emit-throttles"):
+        assert values[f"reminders-{kind}"]["dimensions"] == {"FunctionName": "reminders-emit"}
+    # ARNs and the API id are known after apply: tests/terraform/hcl (mocked apply) and
+    # tests/deployer (the requests sent) check their values; here, that they are set.
+    for kind in ("executions-failed", "executions-timed-out", "executions-aborted", "api-5xx"):
+        change = planned.resource_changes[f'aws_cloudwatch_metric_alarm.this["{kind}"]']["change"]
+        assert change["after_unknown"]["dimensions"] is True, kind
+
+
+def test_open_executions_alarm_divides_the_account_s_count_by_its_quota(plan: PlanFn) -> None:
+    alarm = alarms(plan(case="alarms"))["reminders-open-executions"]
+    assert alarm["threshold"] == 80
+    assert (alarm["namespace"], alarm["metric_name"], alarm["dimensions"]) == (None, None, None)
+    queries = {q["id"]: q for q in alarm["metric_query"]}
+    assert set(queries) == {"open", "limit", "percent"}
+    assert queries["percent"]["expression"] == "100 * open / limit"
+    assert [q["id"] for q in queries.values() if q["return_data"]] == ["percent"]
+    for query_id, metric in (("open", "OpenExecutionCount"), ("limit", "OpenExecutionLimit")):
+        (stat,) = queries[query_id]["metric"]
+        # Dimensionless: the quota and the count are the account's, in this region.
+        assert (stat["namespace"], stat["metric_name"]) == ("AWS/States", metric)
+        assert (stat["stat"], stat["period"], stat["dimensions"]) == ("Maximum", 60, None)
+
+
+def test_open_executions_alarm_can_be_left_to_another_stack(plan: PlanFn) -> None:
+    planned = alarms(
+        plan(name="reminders", alarm_topic_arn=TOPIC, alarms={"open_executions_alarm": False})
+    )
+    assert set(planned) == {f"reminders-{kind}" for kind in ALARMS}
+    assert {a["period"] for a in planned.values()} == {300}
+
+
+def test_alarms_enabled_explicitly_for_a_topic_known_after_apply(plan: PlanFn) -> None:
+    # With a topic created alongside, its ARN is unknown at plan: alarms.enabled decides.
+    assert alarms(plan(alarm_topic_arn=TOPIC, alarms={"enabled": False})) == {}
+    assert len(alarms(plan(alarm_topic_arn=TOPIC, alarms={"enabled": True}))) == 8
+
+
+def test_alarms_enabled_without_a_topic_is_refused(terraform: TerraformFn) -> None:
+    with pytest.raises(tftest.TerraformTestError) as refused:
+        terraform(".").plan(tf_vars={"alarms": {"enabled": True}})
+    assert "alarms.enabled = true needs alarm_topic_arn" in str(refused.value)

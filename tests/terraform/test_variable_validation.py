@@ -27,6 +27,10 @@ CASES: dict[str, dict[str, tuple[Any, str]]] = {
         "powertools_layer_arn": ("not-an-arn", "powertools_layer_arn must be a Lambda layer"),
         "kms_key_arn": ("alias/mine", "kms_key_arn must be a KMS key ARN"),
         "dead_letter_retention_seconds": (30, "dead_letter_retention_seconds must be from 60"),
+        "alarm_topic_arn": (
+            "arn:aws:sqs:eu-west-1:111122223333:on-call",
+            "alarm_topic_arn must be a standard SNS topic ARN",
+        ),
     },
     "fractional_and_oversize": {
         "name": ("x" * 41, "name must start with a letter"),
@@ -38,6 +42,11 @@ CASES: dict[str, dict[str, tuple[Any, str]]] = {
         "emit_retry": (
             {"max_attempts": 10, "interval_seconds": 100, "backoff_rate": 1},
             "emit_retry may wait at most 900 seconds in all",
+        ),
+        # Each value is in range; together they would look back 25 hours.
+        "alarms": (
+            {"period_seconds": 3600, "evaluation_periods": 25},
+            "evaluation_periods * period_seconds at most 86400",
         ),
     },
     "nested_objects": {
@@ -58,6 +67,15 @@ CASES: dict[str, dict[str, tuple[Any, str]]] = {
             {"max_attempts": 11, "interval_seconds": 0, "backoff_rate": 0.5},
             "emit_retry.max_attempts must be a whole number from 0 to 10",
         ),
+        "alarms": (
+            {
+                "period_seconds": 90,
+                "evaluation_periods": 0,
+                "api_5xx_threshold": 0.5,
+                "open_executions_percent": 100,
+            },
+            "alarms.period_seconds must be a multiple of 60 from 60 to 86400",
+        ),
     },
 }
 
@@ -67,6 +85,9 @@ NESTED_EXTRA_MESSAGES = [
     "Each subscription filter_policy_scope must be MessageAttributes or MessageBody",
     "emit_retry.interval_seconds must be a whole number from 1 to 300",
     "emit_retry.backoff_rate must be from 1 to 10",
+    "alarms.evaluation_periods must be a whole number from 1",
+    "alarms.api_5xx_threshold and alarms.emit_errors_threshold must be whole numbers from 0",
+    "alarms.open_executions_percent must be from 10 to 99",
 ]
 
 

@@ -142,3 +142,30 @@ run "custom_horizon" {
     error_message = "The horizon reaches the api function in seconds."
   }
 }
+
+run "alarms" {
+  command = apply
+
+  variables {
+    alarm_topic_arn = "arn:aws:sns:eu-west-1:111122223333:on-call"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.this["executions-failed"].dimensions == tomap({ StateMachineArn = aws_sfn_state_machine.this.arn }) &&
+      aws_cloudwatch_metric_alarm.this["executions-timed-out"].dimensions == tomap({ StateMachineArn = aws_sfn_state_machine.this.arn }) &&
+      aws_cloudwatch_metric_alarm.this["executions-aborted"].dimensions == tomap({ StateMachineArn = aws_sfn_state_machine.this.arn })
+    )
+    error_message = "Execution alarms must watch this module's state machine."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.this["api-5xx"].dimensions == tomap({ ApiId = aws_apigatewayv2_api.this.id, Stage = "$default" })
+    error_message = "The 5xx alarm must watch this module's HTTP API on its $default stage."
+  }
+
+  assert {
+    condition     = output.cloudwatch_metric_alarm_arns == { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.arn } && length(output.cloudwatch_metric_alarm_arns) == 8
+    error_message = "The output must map each alarm kind to its ARN."
+  }
+}
