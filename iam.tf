@@ -188,6 +188,7 @@ locals {
     sqs    = "arn:${local.partition}:sqs:${local.region}:*"
     lambda = "arn:${local.partition}:lambda:${local.region}:*"
     logs   = "arn:${local.partition}:logs:${local.region}:*"
+    alarm  = "arn:${local.partition}:cloudwatch:${local.region}:*:alarm"
   }
   log_delivery_actions = [
     "logs:CreateLogDelivery",
@@ -214,6 +215,9 @@ locals {
       aws_cloudwatch_log_group.api_access.name,
     ]) : "${local.arn_prefix.logs}:log-group:${group}"
   ]
+  # Every alarm the module can create, whether or not alarm_topic_arn is set now, so that a
+  # deployer can still delete them after the alarms are turned off.
+  alarm_arns               = [for key in keys(local.alarm_definitions) : "${local.arn_prefix.alarm}:${var.name}-${key}"]
   api_access_log_group_arn = "${local.arn_prefix.logs}:log-group:${aws_cloudwatch_log_group.api_access.name}"
   # API Gateway names a tagged resource by its URL-encoded ARN: /tags/<encoded ARN>.
   apigateway_arn_prefix = "arn:${local.partition}:apigateway:${local.region}::"
@@ -429,5 +433,35 @@ data "aws_iam_policy_document" "deployer" {
     sid       = "TagHttpApi"
     actions   = ["apigateway:POST", "apigateway:DELETE"]
     resources = [local.apigateway_tags_arn]
+  }
+
+  # CloudWatch alarms (alarm_topic_arn): exact alarm ARNs
+  # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+  # PutMetricAlarm with Tags also needs cloudwatch:TagResource (PutMetricAlarm API reference).
+  statement {
+    sid = "ManageAlarms"
+    actions = [
+      "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms", "cloudwatch:ListTagsForResource",
+      "cloudwatch:TagResource", "cloudwatch:UntagResource",
+    ]
+    resources = local.alarm_arns
+  }
+
+  # Only alarms whose actions notify the alarm topic: cloudwatch:AlarmActions holds the
+  # actions a request sets, for any state
+  # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-alarm-actions.html),
+  # so an EC2, Lambda or Systems Manager action is refused.
+  dynamic "statement" {
+    for_each = local.create_alarms ? [var.alarm_topic_arn] : []
+    content {
+      sid       = "PutAlarms"
+      actions   = ["cloudwatch:PutMetricAlarm"]
+      resources = local.alarm_arns
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "cloudwatch:AlarmActions"
+        values   = [statement.value]
+      }
+    }
   }
 }

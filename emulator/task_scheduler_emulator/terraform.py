@@ -7,7 +7,18 @@ minutes of retrying.
 
 from __future__ import annotations
 
-SERVICES = ("apigatewayv2", "cloudwatchlogs", "iam", "kms", "lambda", "sfn", "sns", "sqs", "sts")
+SERVICES = (
+    "apigatewayv2",
+    "cloudwatch",
+    "cloudwatchlogs",
+    "iam",
+    "kms",
+    "lambda",
+    "sfn",
+    "sns",
+    "sqs",
+    "sts",
+)
 
 
 def provider_block(endpoint_url: str, region: str = "us-east-1") -> str:

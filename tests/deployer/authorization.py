@@ -20,7 +20,9 @@ What the reference does not say is modelled from the service guides, each cited 
   ``lambda:GetLayerVersion`` for each layer a function uses
   (https://docs.aws.amazon.com/lambda/latest/dg/permissions-layer-usage.html), and the logs
   permissions the caller needs to turn on HTTP API access logging
-  (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging.html).
+  (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging.html), and
+  ``cloudwatch:TagResource`` for an alarm created with tags
+  (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
 """
 
 from __future__ import annotations
@@ -237,6 +239,38 @@ class Mapper:
         if call.operation == "UntagResource":
             context["aws:TagKeys"] = sorted(p.get("tagKeys", []))
         return (action, self._resource(action, by_arn, by_name)), context, []
+
+    def _monitoring(self, call: ApiCall) -> Any:
+        """CloudWatch signs as "monitoring"; its IAM prefix is "cloudwatch"."""
+        p = call.params
+        action = f"cloudwatch:{call.operation}"
+        names = [v for k, v in sorted(p.items()) if re.fullmatch(r"AlarmNames\.member\.\d+", k)]
+        if p.get("AlarmName"):
+            names.insert(0, p["AlarmName"])
+        alarms = [self.arn("cloudwatch", f"alarm:{name}") for name in names]
+        tags = _query_tags(p)
+        context = _tags_context(tags)
+        if call.operation == "PutMetricAlarm":
+            # The actions of every state: "These actions can be initiated when the alarm
+            # changes to any state" (iam-cw-condition-keys-alarm-actions.html), so OK and
+            # INSUFFICIENT_DATA actions are held to the condition as well as ALARM ones.
+            kinds = r"(AlarmActions|OKActions|InsufficientDataActions)\.member\.\d+"
+            actions = {v for k, v in p.items() if re.fullmatch(kinds, k)}
+            context["cloudwatch:AlarmActions"] = sorted(actions)
+        if call.operation == "UntagResource":
+            context["aws:TagKeys"] = sorted(v for k, v in p.items() if k.startswith("TagKeys."))
+        primary = self._resource(action, p.get("ResourceARN"), *alarms)
+        # Each further alarm a call names is authorised too.
+        extra = [Authorization(action, alarm, context) for alarm in alarms[1:]]
+        if call.operation == "PutMetricAlarm" and tags:
+            # "To be able to associate tags with the alarm when you create the alarm, you must
+            # have the cloudwatch:TagResource permission" (PutMetricAlarm API reference).
+            extra.append(
+                Authorization(
+                    "cloudwatch:TagResource", primary, _tags_context(tags), because="tags on create"
+                )
+            )
+        return (action, primary), context, extra
 
     def _apigateway(self, call: ApiCall) -> Any:
         p = call.params

@@ -2,7 +2,9 @@
 
 The operation is identified the way the AWS protocols define it, from botocore's service
 models: the ``X-Amz-Target`` header (JSON protocol), the ``Action`` parameter (query protocol),
-or the HTTP method and request URI template (REST-JSON). Parameters merge the body, the URI
+or the HTTP method and request URI template (REST-JSON). A service that offers several
+protocols (CloudWatch: Smithy RPC v2 CBOR, JSON and query) is parsed in the one the request
+uses, told by its Content-Type. Parameters merge the body, the URI
 labels and the query string, under the model's member names.
 """
 
@@ -27,6 +29,7 @@ SERVICES_BY_SIGNING_NAME = {
     "kms": ["kms"],
     "lambda": ["lambda"],
     "logs": ["logs"],
+    "monitoring": ["cloudwatch"],
     "sns": ["sns"],
     "sqs": ["sqs"],
     "states": ["stepfunctions"],
@@ -106,6 +109,19 @@ def _json(data: bytes) -> dict[str, Any]:
     return decoded if isinstance(decoded, dict) else {}
 
 
+def _protocol(model: ServiceModel, request: RecordedRequest) -> str:
+    """The protocol of ``request`` among those ``model`` offers (its default otherwise)."""
+    offered = model.metadata.get("protocols", [model.protocol])
+    content_type = request.headers.get("CONTENT_TYPE", "")
+    if "query" in offered and content_type.startswith("application/x-www-form-urlencoded"):
+        return "query"
+    if "json" in offered and request.headers.get("HTTP_X_AMZ_TARGET"):
+        return "json"
+    if model.protocol not in {"json", "query", "rest-json"}:
+        raise ValueError(f"{model.service_name}: unsupported protocol {model.protocol!r}")
+    return str(model.protocol)
+
+
 def parse(request: RecordedRequest) -> ApiCall:
     """The API call a recorded request makes; ValueError if it is none of the known services."""
     names = SERVICES_BY_SIGNING_NAME.get(request.signing_service)
@@ -113,12 +129,13 @@ def parse(request: RecordedRequest) -> ApiCall:
         raise ValueError(f"unknown signing service {request.signing_service!r}: {request.path}")
     name = names[0]
     model = service_model(name)
+    protocol = _protocol(model, request)
     params: dict[str, Any]
-    if model.protocol == "json":
+    if protocol == "json":
         target = request.headers.get("HTTP_X_AMZ_TARGET", "")
         operation = target.rsplit(".", 1)[-1]
         params = _json(request.body)
-    elif model.protocol == "query":
+    elif protocol == "query":
         form = parse_qs(request.body.decode(), keep_blank_values=True)
         form.update(parse_qs(request.query, keep_blank_values=True))
         params = {key: values[0] for key, values in form.items()}

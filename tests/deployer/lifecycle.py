@@ -1,8 +1,9 @@
 """Apply, refresh, update and destroy the module in the emulator, recording every AWS call.
 
 The module runs with every optional feature on: a customer managed KMS key, subscriptions
-(with a filter policy), tracing, a permissions boundary on its roles and reserved concurrency.
-The key, the subscriber queue and the boundary policy are created beforehand with boto3, so
+(with a filter policy), tracing, a permissions boundary on its roles, reserved concurrency and
+CloudWatch alarms. The key, the subscriber queue, the boundary policy and the alarm topic are
+created beforehand with boto3, so
 every recorded request is one that Terraform makes for the module itself (the recording also
 keeps only requests whose User-Agent is the Terraform AWS provider's).
 """
@@ -50,6 +51,7 @@ def _tfvars(fixtures: dict[str, str], *, updated: bool) -> dict[str, Any]:
         "role_permissions_boundary": fixtures["boundary_arn"],
         "lambda_reserved_concurrent_executions": 5,
         "tracing_enabled": True,
+        "alarm_topic_arn": fixtures["alarm_topic_arn"],
         "subscriptions": {
             "worker": {
                 "protocol": "sqs",
@@ -70,6 +72,7 @@ def _tfvars(fixtures: dict[str, str], *, updated: bool) -> dict[str, Any]:
             dead_letter_retention_seconds=86400,
             state_machine_log_level="ALL",
             emit_retry={"max_attempts": 2, "interval_seconds": 3, "backoff_rate": 2},
+            alarms={"period_seconds": 60, "api_5xx_threshold": 3},
         )
         variables["subscriptions"]["worker"]["raw_message_delivery"] = False
     return variables
@@ -99,7 +102,13 @@ def _create_fixtures(endpoint_url: str) -> dict[str, str]:
             }
         ),
     )["Policy"]["Arn"]
-    return {"kms_key_arn": key, "queue_arn": queue_arn, "boundary_arn": boundary}
+    alarm_topic = client("sns").create_topic(Name=f"{NAME}-alarms")["TopicArn"]
+    return {
+        "kms_key_arn": key,
+        "queue_arn": queue_arn,
+        "boundary_arn": boundary,
+        "alarm_topic_arn": alarm_topic,
+    }
 
 
 def _terraform(workdir: Path, command: str, *args: str) -> str:
@@ -151,6 +160,8 @@ module "task_scheduler" {{
   role_permissions_boundary             = var.module.role_permissions_boundary
   lambda_reserved_concurrent_executions = var.module.lambda_reserved_concurrent_executions
   tracing_enabled                       = var.module.tracing_enabled
+  alarm_topic_arn                       = var.module.alarm_topic_arn
+  alarms                                = try(var.module.alarms, {{}})
   subscriptions                         = var.module.subscriptions
   log_retention_in_days                 = try(var.module.log_retention_in_days, 30)
   lambda_memory_size                    = try(var.module.lambda_memory_size, 256)

@@ -42,6 +42,7 @@ def test_every_phase_made_calls_of_every_service(lifecycle: Lifecycle, analysis:
         "iam",
         "lambda",
         "logs",
+        "monitoring",
         "sns",
         "sqs",
         "states",
@@ -51,6 +52,8 @@ def test_every_phase_made_calls_of_every_service(lifecycle: Lifecycle, analysis:
     assert {"apply sns:Subscribe", "apply lambda:PutFunctionConcurrency"} <= operations
     assert {"update iam:UntagRole", "update sns:SetSubscriptionAttributes"} <= operations
     assert {"destroy sns:Unsubscribe", "destroy apigateway:DeleteApi"} <= operations
+    assert {"apply monitoring:PutMetricAlarm", "update monitoring:PutMetricAlarm"} <= operations
+    assert {"update monitoring:UntagResource", "destroy monitoring:DeleteAlarms"} <= operations
 
 
 def test_every_recorded_call_is_allowed(analysis: Analysis) -> None:
@@ -90,6 +93,20 @@ def must_be_denied(lifecycle: Lifecycle) -> list[Authorization]:
         Authorization("states:StartExecution", machine, {}),
         Authorization(
             "states:StopExecution", f"{machine.replace('stateMachine', 'execution')}:t", {}
+        ),
+        # An alarm of this module that would stop an instance, and another stack's alarm.
+        Authorization(
+            "cloudwatch:PutMetricAlarm",
+            f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}-dead-letter",
+            {"cloudwatch:AlarmActions": [f"arn:aws:automate:{REGION}:ec2:stop"]},
+        ),
+        Authorization(
+            "cloudwatch:PutMetricAlarm",
+            f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:other-dead-letter",
+            {"cloudwatch:AlarmActions": [lifecycle.variables["alarm_topic_arn"]]},
+        ),
+        Authorization(
+            "cloudwatch:DeleteAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:other", {}
         ),
     ]
 
@@ -145,3 +162,50 @@ def test_restoring_any_statement_of_the_old_policy_fails(lifecycle: Lifecycle) -
         result = run(lifecycle, document)
         caught = result.denied or result.unused or allowed_probes(lifecycle, document)
         assert caught, f"restoring {old['Sid']} went unnoticed"
+
+
+def _members(params: dict[str, Any], prefix: str) -> list[dict[str, str]]:
+    """Query-protocol list members (``<prefix>.member.N.<field>``) as dicts, in order."""
+    members: dict[int, dict[str, str]] = {}
+    for key, value in params.items():
+        if key.startswith(f"{prefix}.member."):
+            index, _, field = key.removeprefix(f"{prefix}.member.").partition(".")
+            members.setdefault(int(index), {})[field] = value
+    return [members[i] for i in sorted(members)]
+
+
+def test_alarms_sent_watch_the_module_s_resources_and_notify_the_topic(
+    analysis: Analysis, lifecycle: Lifecycle
+) -> None:
+    name, topic = lifecycle.variables["name"], lifecycle.variables["alarm_topic_arn"]
+    created = [call for phase, call in analysis.calls if phase == "apply"]
+    (api_id,) = [c.response["apiId"] for c in created if c.operation == "CreateApi"]
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+    puts = {c.params["AlarmName"]: c.params for c in created if c.operation == "PutMetricAlarm"}
+    expected = {
+        "dead-letter": (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": f"{name}-dead-letter"},
+        ),
+        "executions-failed": ("AWS/States", "ExecutionsFailed", {"StateMachineArn": machine}),
+        "executions-timed-out": ("AWS/States", "ExecutionsTimedOut", {"StateMachineArn": machine}),
+        "executions-aborted": ("AWS/States", "ExecutionsAborted", {"StateMachineArn": machine}),
+        "api-5xx": ("AWS/ApiGateway", "5xx", {"ApiId": api_id, "Stage": "$default"}),
+        "emit-errors": ("AWS/Lambda", "Errors", {"FunctionName": f"{name}-emit"}),
+        "emit-throttles": ("AWS/Lambda", "Throttles", {"FunctionName": f"{name}-emit"}),
+    }
+    assert set(puts) == {f"{name}-{kind}" for kind in [*expected, "open-executions"]}
+    for kind, (namespace, metric, dimensions) in expected.items():
+        params = puts[f"{name}-{kind}"]
+        assert (params["Namespace"], params["MetricName"]) == (namespace, metric), kind
+        sent = {d["Name"]: d["Value"] for d in _members(params, "Dimensions")}
+        assert sent == dimensions, kind
+    queries = _members(puts[f"{name}-open-executions"], "Metrics")
+    metrics = {q["Id"]: q.get("MetricStat.Metric.MetricName") for q in queries}
+    assert metrics == {"open": "OpenExecutionCount", "limit": "OpenExecutionLimit", "percent": None}
+    assert not [k for q in queries for k in q if "Dimensions" in k]
+    for params in puts.values():
+        actions = [v for k, v in params.items() if k.startswith(("AlarmActions.", "OKActions."))]
+        assert actions == [topic, topic]
+        assert params["TreatMissingData"] == "notBreaching"

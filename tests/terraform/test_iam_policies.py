@@ -77,6 +77,19 @@ def expected_deployer_resources(name: str) -> dict[str, set[str]]:
     region = "arn:aws:{service}:eu-west-1:*"
     roles = {f"arn:aws:iam::*:role/{name}-{role}" for role in ("api", "emit", "state-machine")}
     logs = region.format(service="logs")
+    alarms = {
+        f"{region.format(service='cloudwatch')}:alarm:{name}-{kind}"
+        for kind in (
+            "dead-letter",
+            "executions-failed",
+            "executions-timed-out",
+            "executions-aborted",
+            "api-5xx",
+            "emit-errors",
+            "emit-throttles",
+            "open-executions",
+        )
+    }
     return {
         "ManageRoles": roles,
         "CreateRoles": roles,
@@ -103,10 +116,13 @@ def expected_deployer_resources(name: str) -> dict[str, set[str]]:
             f"{logs}:log-group:/aws/apigateway/{name}",
             f"{logs}:log-group:/aws/apigateway/{name}:*",
         },
+        # Every alarm the module can create, so that turning alarms off can delete them.
+        "ManageAlarms": alarms,
+        "PutAlarms": alarms,
     }
 
 
-@pytest.mark.parametrize("case", ["defaults", "custom"])
+@pytest.mark.parametrize("case", ["defaults", "custom", "alarms"])
 def test_deployer_policy_is_the_documented_list_scoped_to_exact_names(
     plan: PlanFn, case: str
 ) -> None:
@@ -248,3 +264,18 @@ def test_role_policies_combine_one_document_per_concern(plan: PlanFn) -> None:
     assert "data.aws_iam_policy_document.encrypt.json" in sources["emit"]
     assert "data.aws_iam_policy_document.encrypt.json" in sources["state_machine"]
     assert "data.aws_iam_policy_document.state_machine_logs.json" in sources["state_machine"]
+
+
+def test_deployer_may_put_alarms_only_with_the_alarm_topic_as_their_action(plan: PlanFn) -> None:
+    without = {s["Sid"] for s in statements(plan().outputs["deployer_policy_json"])}
+    assert "PutAlarms" not in without
+    assert "ManageAlarms" in without
+    deployer = {
+        s["Sid"]: s for s in statements(plan(case="alarms").outputs["deployer_policy_json"])
+    }
+    assert deployer["PutAlarms"]["Action"] == ["cloudwatch:PutMetricAlarm"]
+    assert deployer["PutAlarms"]["Condition"] == {
+        "ForAllValues:StringEquals": {
+            "cloudwatch:AlarmActions": "arn:aws:sns:eu-west-1:111122223333:on-call"
+        }
+    }
