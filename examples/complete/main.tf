@@ -63,6 +63,20 @@ data "aws_iam_policy_document" "tasks_key" {
       values   = local.log_group_arns
     }
   }
+
+  # CloudWatch alarms publish to the alarm topic encrypted with this key: CloudWatch needs
+  # kms:Decrypt and kms:GenerateDataKey* in the key policy, as "Enable compatibility between
+  # event sources from AWS services and encrypted topics" describes
+  # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
+  statement {
+    sid       = "AllowCloudWatchAlarmsToPublish"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+  }
 }
 
 module "task_scheduler" {
@@ -78,6 +92,11 @@ module "task_scheduler" {
   log_retention_in_days      = 90
   state_machine_log_level    = "ALL"
   emit_retry                 = { max_attempts = 5, interval_seconds = 5, backoff_rate = 2 }
+
+  # Dead letters, failed, timed-out and aborted executions, API 5xx, emit errors and
+  # throttles, and open executions near the account's quota (README, Alarms).
+  alarm_topic_arn = aws_sns_topic.alarms.arn
+  alarms          = { enabled = true, period_seconds = 60, evaluation_periods = 5, api_5xx_threshold = 10 }
 
   subscriptions = {
     worker = {
@@ -144,19 +163,10 @@ resource "aws_iam_role_policy" "client_schedules_tasks" {
   policy = module.task_scheduler.invoke_policy_json
 }
 
-# Page someone when a task could not be emitted.
-resource "aws_cloudwatch_metric_alarm" "dead_letters" {
-  alarm_name          = "${local.name}-tasks-dead-lettered"
-  alarm_description   = "Scheduled tasks failed to emit and wait in the dead-letter queue."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = split(":", module.task_scheduler.sqs_dead_letter_queue_arn)[5] }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  tags                = local.tags
+# The topic the module's alarms notify (subscribe your on-call to it). Encrypted with the
+# same key, whose policy lets CloudWatch use it (AllowCloudWatchAlarmsToPublish above).
+resource "aws_sns_topic" "alarms" {
+  name              = "${local.name}-alarms"
+  kms_master_key_id = aws_kms_key.tasks.arn
+  tags              = local.tags
 }

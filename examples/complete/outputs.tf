@@ -28,6 +28,16 @@ output "iam_client_role_arn" {
   value       = aws_iam_role.client.arn
 }
 
+output "sns_alarm_topic_arn" {
+  description = "Topic the scheduler's CloudWatch alarms notify; subscribe your on-call to it."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "cloudwatch_metric_alarm_arns" {
+  description = "The scheduler's CloudWatch alarms, by kind."
+  value       = module.task_scheduler.cloudwatch_metric_alarm_arns
+}
+
 output "deployer_policy_json" {
   description = "Policy for the CI identity that applies this stack's scheduler."
   value       = module.task_scheduler.deployer_policy_json

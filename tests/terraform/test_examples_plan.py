@@ -32,7 +32,9 @@ def test_basic_example_uses_the_secure_defaults(plan: PlanFn) -> None:
 def test_complete_example_wires_kms_subscriber_and_consumers(plan: PlanFn) -> None:
     complete = plan("examples/complete")
     inner = module_resources(complete)
-    assert managed_types(inner) == Counter({**BASE_COUNTS, "aws_sns_topic_subscription": 1})
+    assert managed_types(inner) == Counter(
+        {**BASE_COUNTS, "aws_sns_topic_subscription": 1, "aws_cloudwatch_metric_alarm": 8}
+    )
     assert managed_types(complete.resources) == Counter(
         {
             "aws_kms_key": 1,
@@ -40,7 +42,7 @@ def test_complete_example_wires_kms_subscriber_and_consumers(plan: PlanFn) -> No
             "aws_sqs_queue_policy": 1,
             "aws_iam_role": 1,
             "aws_iam_role_policy": 1,
-            "aws_cloudwatch_metric_alarm": 1,
+            "aws_sns_topic": 1,
         }
     )
     assert complete.resources["aws_kms_key.tasks"]["values"]["enable_key_rotation"] is True
@@ -57,8 +59,6 @@ def test_complete_example_consumes_module_outputs_like_another_stack(plan: PlanF
     expressions = {r["address"]: r.get("expressions", {}) for r in configuration}
     client_policy = expressions["aws_iam_role_policy.client_schedules_tasks"]["policy"]
     assert "module.task_scheduler.invoke_policy_json" in client_policy["references"]
-    alarm_dimensions = expressions["aws_cloudwatch_metric_alarm.dead_letters"]["dimensions"]
-    assert "module.task_scheduler.sqs_dead_letter_queue_arn" in alarm_dimensions["references"]
     queue_policy = expressions["data.aws_iam_policy_document.worker_queue"]["statement"][0]
     assert (
         "module.task_scheduler.sns_topic_arn"
@@ -75,7 +75,11 @@ def test_complete_example_key_policy_lets_cloudwatch_logs_encrypt_the_module_log
     complete = plan("examples/complete")
     policy = json.loads(complete.resources["aws_kms_key.tasks"]["values"]["policy"])
     statements = {statement["Sid"]: statement for statement in policy["Statement"]}
-    assert set(statements) == {"EnableIamPolicies", "AllowCloudWatchLogsForTaskSchedulerLogGroups"}
+    assert set(statements) == {
+        "EnableIamPolicies",
+        "AllowCloudWatchLogsForTaskSchedulerLogGroups",
+        "AllowCloudWatchAlarmsToPublish",
+    }
 
     account = statements["EnableIamPolicies"]
     assert account["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
@@ -105,3 +109,36 @@ def test_complete_example_key_policy_lets_cloudwatch_logs_encrypt_the_module_log
     for group in log_groups:
         change = complete.resource_changes[group["address"]]["change"]
         assert change["after_unknown"]["kms_key_id"] is True
+
+
+def test_complete_example_alarms_notify_its_encrypted_alarm_topic(plan: PlanFn) -> None:
+    complete = plan("examples/complete")
+    alarms = [
+        r["values"]
+        for r in module_resources(complete).values()
+        if r["type"] == "aws_cloudwatch_metric_alarm"
+    ]
+    assert {a["alarm_name"] for a in alarms} == {
+        f"reminders-{kind}"
+        for kind in (
+            "dead-letter",
+            "executions-failed",
+            "executions-timed-out",
+            "executions-aborted",
+            "api-5xx",
+            "emit-errors",
+            "emit-throttles",
+            "open-executions",
+        )
+    }
+    topic = complete.resource_changes["aws_sns_topic.alarms"]["change"]
+    # The topic's ARN and key are known after apply: the module gets that very topic.
+    assert topic["after_unknown"]["arn"] is True
+    assert topic["after_unknown"]["kms_master_key_id"] is True
+    module_call = complete.configuration["root_module"]["module_calls"]["task_scheduler"]
+    topic_reference = module_call["expressions"]["alarm_topic_arn"]["references"]
+    assert "aws_sns_topic.alarms.arn" in topic_reference
+    policy = json.loads(complete.resources["aws_kms_key.tasks"]["values"]["policy"])
+    (publish,) = [s for s in policy["Statement"] if s["Sid"] == "AllowCloudWatchAlarmsToPublish"]
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(publish["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
