@@ -5,7 +5,7 @@ from collections import Counter
 from typing import Any
 
 from tests.terraform.conftest import PlanFn
-from tests.terraform.test_module_plan import BASE_COUNTS
+from tests.terraform.test_module_plan import ALARM_KINDS, BASE_COUNTS
 
 
 def module_resources(plan: Any) -> dict[str, dict[str, Any]]:
@@ -118,19 +118,7 @@ def test_complete_example_alarms_notify_its_encrypted_alarm_topic(plan: PlanFn) 
         for r in module_resources(complete).values()
         if r["type"] == "aws_cloudwatch_metric_alarm"
     ]
-    assert {a["alarm_name"] for a in alarms} == {
-        f"reminders-{kind}"
-        for kind in (
-            "dead-letter",
-            "executions-failed",
-            "executions-timed-out",
-            "executions-aborted",
-            "api-5xx",
-            "emit-errors",
-            "emit-throttles",
-            "open-executions",
-        )
-    }
+    assert {a["alarm_name"] for a in alarms} == {f"reminders-{kind}" for kind in ALARM_KINDS}
     topic = complete.resource_changes["aws_sns_topic.alarms"]["change"]
     # The topic's ARN and key are known after apply: the module gets that very topic.
     assert topic["after_unknown"]["arn"] is True

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.terraform.conftest import PlanFn
+from tests.terraform.test_module_plan import ALARM_KINDS
 
 # Actions AWS authorises only on "*": X-Ray ingestion and sampling, Step Functions log delivery,
 # listing log groups, and definition validation.
@@ -77,19 +78,7 @@ def expected_deployer_resources(name: str) -> dict[str, set[str]]:
     region = "arn:aws:{service}:eu-west-1:*"
     roles = {f"arn:aws:iam::*:role/{name}-{role}" for role in ("api", "emit", "state-machine")}
     logs = region.format(service="logs")
-    alarms = {
-        f"{region.format(service='cloudwatch')}:alarm:{name}-{kind}"
-        for kind in (
-            "dead-letter",
-            "executions-failed",
-            "executions-timed-out",
-            "executions-aborted",
-            "api-5xx",
-            "emit-errors",
-            "emit-throttles",
-            "open-executions",
-        )
-    }
+    alarms = {f"{region.format(service='cloudwatch')}:alarm:{name}-{kind}" for kind in ALARM_KINDS}
     return {
         "ManageRoles": roles,
         "CreateRoles": roles,

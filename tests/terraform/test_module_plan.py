@@ -215,6 +215,8 @@ ALARMS = {
     "emit-errors": ("AWS/Lambda", "Errors", "Sum", 2),
     "emit-throttles": ("AWS/Lambda", "Throttles", "Sum", 2),
 }
+# Every alarm the module can create: those above plus the account-wide metric-math one.
+ALARM_KINDS = (*ALARMS, "open-executions")
 
 
 def alarms(plan: Any) -> dict[str, dict[str, Any]]:
