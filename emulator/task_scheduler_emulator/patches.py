@@ -7,6 +7,7 @@ import threading
 from . import (
     apigw_stage,
     apigw_stage_tags,
+    dynamodb_atomic,
     lambda_config,
     lambda_layers,
     lambda_runtime,
@@ -17,10 +18,11 @@ from . import (
     sfn_wait,
 )
 
-# Gaps 1, 2, 5, 6, then the further gaps 8, 9, 10 (3 and 4 are set by config.py/server.py).
+# Gaps 1, 2, 5, 6, then the further gaps 8 to 13 (3 and 4 are set by config.py/server.py; 7 is
+# the gateway).
 _PATCHES = [sfn_validate, sfn_versions, lambda_runtime, sfn_wait]
 _PATCHES += [lambda_layers, lambda_config, apigw_stage, apigw_stage_tags, request_log]
-_PATCHES += [sfn_clients]
+_PATCHES += [sfn_clients, dynamodb_atomic]
 _lock = threading.Lock()
 _applied = False
 
