@@ -11,6 +11,7 @@ SERVICES = (
     "apigatewayv2",
     "cloudwatch",
     "cloudwatchlogs",
+    "dynamodb",
     "iam",
     "kms",
     "lambda",
