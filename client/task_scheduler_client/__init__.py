@@ -1,0 +1,52 @@
+"""Client library and command line (`task-scheduler`) for terraform-aws-task-scheduler's API."""
+
+from ._version import __version__
+from .client import UNSET, TaskSchedulerClient
+from .errors import (
+    ApiError,
+    AuthorizationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    InvalidResponseError,
+    NotFoundError,
+    ServerError,
+    TaskSchedulerError,
+    ThrottledError,
+    TransportError,
+)
+from .types import (
+    ErrorDetail,
+    ErrorResponse,
+    Event,
+    ScheduleResponse,
+    Task,
+    TaskPage,
+    TaskStatus,
+    TaskSummary,
+)
+
+__all__ = [
+    "UNSET",
+    "ApiError",
+    "AuthorizationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "ErrorDetail",
+    "ErrorResponse",
+    "Event",
+    "InvalidResponseError",
+    "NotFoundError",
+    "ScheduleResponse",
+    "ServerError",
+    "Task",
+    "TaskPage",
+    "TaskSchedulerClient",
+    "TaskSchedulerError",
+    "TaskStatus",
+    "TaskSummary",
+    "ThrottledError",
+    "TransportError",
+    "__version__",
+]
