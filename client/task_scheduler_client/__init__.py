@@ -5,6 +5,7 @@ from .client import UNSET, TaskSchedulerClient
 from .errors import (
     ApiError,
     AuthorizationError,
+    AwsError,
     BadRequestError,
     ConfigurationError,
     ConflictError,
@@ -30,6 +31,7 @@ __all__ = [
     "UNSET",
     "ApiError",
     "AuthorizationError",
+    "AwsError",
     "BadRequestError",
     "ConfigurationError",
     "ConflictError",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.exceptions import BotoCoreError
 
 from .errors import ConfigurationError
 
@@ -43,11 +47,12 @@ def default_session(session: Any = None, profile: str | None = None) -> Any:
 
 
 def session_region(session: Any) -> str | None:
-    """The region a botocore or boto3 session is configured with (AWS_REGION, profile, ...)."""
+    """The region a botocore or boto3 session is configured with (AWS_DEFAULT_REGION, the
+    profile's region), else AWS_REGION (which other SDKs and Lambda use)."""
     region = getattr(session, "region_name", None)  # boto3.Session
     if region is None and hasattr(session, "get_config_variable"):  # botocore Session
         region = session.get_config_variable("region")
-    return str(region) if region else None
+    return str(region) if region else os.environ.get("AWS_REGION") or None
 
 
 def create_client(
@@ -60,6 +65,16 @@ def create_client(
     return session.client(service, region_name=region, endpoint_url=endpoint_url)
 
 
+@contextlib.contextmanager
+def configuration_errors(doing: str) -> Iterator[None]:
+    """botocore's configuration failures (no such profile, unreadable config files, failed
+    credential providers) as ConfigurationError."""
+    try:
+        yield
+    except BotoCoreError as error:
+        raise ConfigurationError(f"{doing}: {error}") from error
+
+
 class SigV4Signer:
     """Signs API requests for `execute-api` with the session's current credentials."""
 
@@ -70,14 +85,16 @@ class SigV4Signer:
 
     def _frozen_credentials(self) -> Any:
         if self._credentials is None:
-            self._credentials = self.session.get_credentials()
+            with configuration_errors("auth iam: loading AWS credentials"):
+                self._credentials = self.session.get_credentials()
             if self._credentials is None:
                 raise ConfigurationError(
                     "auth iam: no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID "
                     "and AWS_SECRET_ACCESS_KEY, or run where a role is available)"
                 )
         # Refreshable credentials (SSO, assumed roles) renew themselves here when near expiry.
-        return self._credentials.get_frozen_credentials()
+        with configuration_errors("auth iam: refreshing AWS credentials"):
+            return self._credentials.get_frozen_credentials()
 
     def sign(self, method: str, url: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
         """The headers to send: `headers` plus X-Amz-Date, X-Amz-Security-Token (temporary

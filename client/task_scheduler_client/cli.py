@@ -5,7 +5,8 @@
     task-scheduler tail                      # the local stack's /events
     task-scheduler tail --topic-arn ARN      # on AWS: an ephemeral SQS queue on the topic
 
-Exit codes: 0 done; 1 the API refused the request (4xx); 2 usage or configuration error;
+Exit codes: 0 done; 1 the API refused the request (4xx), or AWS refused a call of `tail`;
+2 usage or configuration error;
 3 the API failed (5xx) or answered something else than the promised JSON; 4 network error
 (no answer); 5 `tail --count N` timed out before N events; 130 Ctrl-C; 143 SIGTERM.
 """
@@ -30,6 +31,7 @@ from .client import UNSET, TaskSchedulerClient
 from .errors import (
     ApiError,
     AuthorizationError,
+    AwsError,
     InvalidResponseError,
     NotFoundError,
     TaskSchedulerError,
@@ -105,7 +107,8 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     group.add_argument(
         "--region",
         default=default,
-        help="region to sign for / of the topic (default: from the URL or ARN, else AWS_REGION)",
+        help="region to sign for, or of the topic (default: from the execute-api URL or the "
+        "topic ARN, else AWS_DEFAULT_REGION or AWS_REGION)",
     )
     group.add_argument("--profile", default=default, help="AWS profile for credentials")
     group.add_argument(
@@ -348,6 +351,8 @@ def _hint(cli: Cli | None, error: TaskSchedulerError) -> str | None:
 def _exit_code(error: TaskSchedulerError) -> int:
     if isinstance(error, ApiError):
         return EXIT_API_ERROR if 400 <= error.status < 500 else EXIT_SERVER_ERROR
+    if isinstance(error, AwsError):
+        return EXIT_API_ERROR
     if isinstance(error, InvalidResponseError):
         return EXIT_SERVER_ERROR
     if isinstance(error, TransportError):

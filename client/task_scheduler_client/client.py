@@ -15,7 +15,13 @@ from typing import Any, Final, Literal, cast
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from ._version import __version__
-from .aws import SigV4Signer, default_session, region_from_url, session_region
+from .aws import (
+    SigV4Signer,
+    configuration_errors,
+    default_session,
+    region_from_url,
+    session_region,
+)
 from .errors import (
     ApiError,
     ConfigurationError,
@@ -127,13 +133,14 @@ class TaskSchedulerClient:
         self.signer: SigV4Signer | None = None
         if auth == "iam":
             resolved_session = default_session(session, profile)
-            resolved_region = (
-                region or region_from_url(self.base_url) or session_region(resolved_session)
-            )
+            with configuration_errors("auth iam: reading the AWS configuration"):
+                resolved_region = (
+                    region or region_from_url(self.base_url) or session_region(resolved_session)
+                )
             if resolved_region is None:
                 raise ConfigurationError(
                     "auth iam: no region to sign for: pass region (--region), use the "
-                    "execute-api URL, or configure AWS_REGION"
+                    "execute-api URL, or set AWS_DEFAULT_REGION or AWS_REGION"
                 )
             self.signer = SigV4Signer(resolved_session, resolved_region)
         elif auth != "none":

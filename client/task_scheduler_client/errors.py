@@ -17,6 +17,10 @@ class TransportError(TaskSchedulerError):
     """The request got no HTTP answer: connection refused, DNS failure, timeout, TLS error."""
 
 
+class AwsError(TaskSchedulerError):
+    """An AWS call of `tail` failed (the topic does not exist, access denied, ...)."""
+
+
 class InvalidResponseError(TaskSchedulerError):
     """A successful answer whose body is not the JSON the API promises."""
 

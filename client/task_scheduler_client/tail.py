@@ -20,10 +20,29 @@ from types import FrameType
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from .aws import create_client, default_session, region_from_arn, session_region
-from .errors import ConfigurationError, TransportError, error_class
+from .aws import (
+    configuration_errors,
+    create_client,
+    default_session,
+    region_from_arn,
+    session_region,
+)
+from .errors import (
+    AwsError,
+    ConfigurationError,
+    TaskSchedulerError,
+    TransportError,
+    error_class,
+)
 from .types import Event
 
 LONG_POLL_SECONDS = 20  # SQS's maximum
@@ -174,6 +193,15 @@ def queue_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
     }
 
 
+def _aws_error(error: BotoCoreError | ClientError, doing: str) -> TaskSchedulerError:
+    """A botocore failure as the client's error: no answer, no credentials, or refused."""
+    if isinstance(error, BotocoreConnectionError | HTTPClientError):
+        return TransportError(f"{doing}: {error}")
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return ConfigurationError(f"{doing}: {error}")
+    return AwsError(f"{doing}: {error}")
+
+
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM while cleaning up (main thread only), then deliver them."""
@@ -216,13 +244,14 @@ class TopicTail:
     ) -> None:
         self.topic_arn = topic_arn
         resolved_session = default_session(session, profile)
-        self.region = region or region_from_arn(topic_arn) or session_region(resolved_session)
-        if self.region is None:
-            raise ConfigurationError(f"no region in {topic_arn!r}: pass --region")
-        self._session = resolved_session
-        self._endpoint_url = endpoint_url
-        self.sqs = self._client("sqs")
-        self.sns = self._client("sns")
+        with configuration_errors("tail: reading the AWS configuration"):
+            self.region = region or region_from_arn(topic_arn) or session_region(resolved_session)
+            if self.region is None:
+                raise ConfigurationError(f"no region in {topic_arn!r}: pass --region")
+            self._session = resolved_session
+            self._endpoint_url = endpoint_url
+            self.sqs = self._client("sqs")
+            self.sns = self._client("sns")
         self.log = log
         self.queue_url: str | None = None
         self.queue_arn: str | None = None
@@ -244,6 +273,9 @@ class TopicTail:
         """Create the queue with its policy, and subscribe it to the topic."""
         try:
             self._open()
+        except (BotoCoreError, ClientError) as error:
+            self.close()
+            raise _aws_error(error, f"subscribing a queue to {self.topic_arn}") from error
         except BaseException:
             self.close()
             raise
@@ -277,19 +309,23 @@ class TopicTail:
     def close(self) -> None:
         """Unsubscribe and delete the queue (best effort: failures are logged, not raised)."""
         with _signals_deferred():
+            removed = []
             if self.subscription_arn is not None:
                 self._best_effort(
                     f"unsubscribe {self.subscription_arn}",
                     functools.partial(self.sns.unsubscribe, SubscriptionArn=self.subscription_arn),
                 )
                 self.subscription_arn = None
+                removed.append("the subscription")
             if self.queue_url is not None:
                 self._best_effort(
                     f"delete queue {self.queue_url}",
                     functools.partial(self.sqs.delete_queue, QueueUrl=self.queue_url),
                 )
-                self.log(f"Removed the subscription and queue {self.queue_arn}")
+                removed.append(f"the queue {self.queue_arn or self.queue_url}")
                 self.queue_url = None
+            if removed:
+                self.log(f"Removed {' and '.join(removed)}")
 
     def _best_effort(self, what: str, action: Callable[[], object]) -> None:
         try:
@@ -313,17 +349,20 @@ class TopicTail:
                     WaitTimeSeconds=math.ceil(wait),
                 )
             except (BotoCoreError, ClientError) as error:
-                raise TransportError(f"receiving from {self.queue_url}: {error}") from error
+                raise _aws_error(error, f"receiving from {self.queue_url}") from error
             for sqs_message in received.get("Messages", []):
                 envelope = json.loads(sqs_message["Body"])
-                self.sqs.delete_message(
-                    QueueUrl=self.queue_url, ReceiptHandle=sqs_message["ReceiptHandle"]
-                )
-                if envelope.get("Type") == "SubscriptionConfirmation":  # a topic elsewhere
-                    self.subscription_arn = self.sns.confirm_subscription(
-                        TopicArn=self.topic_arn, Token=envelope["Token"]
-                    )["SubscriptionArn"]
-                elif envelope.get("Type") == "Notification":
+                try:
+                    self.sqs.delete_message(
+                        QueueUrl=self.queue_url, ReceiptHandle=sqs_message["ReceiptHandle"]
+                    )
+                    if envelope.get("Type") == "SubscriptionConfirmation":  # a topic elsewhere
+                        self.subscription_arn = self.sns.confirm_subscription(
+                            TopicArn=self.topic_arn, Token=envelope["Token"]
+                        )["SubscriptionArn"]
+                except (BotoCoreError, ClientError) as error:
+                    raise _aws_error(error, f"handling a message of {self.queue_url}") from error
+                if envelope.get("Type") == "Notification":
                     yield event_from_envelope(envelope)
 
 

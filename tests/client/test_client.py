@@ -17,6 +17,7 @@ from task_scheduler_client import (
     AuthorizationError,
     BadRequestError,
     ConflictError,
+    ErrorResponse,
     InvalidResponseError,
     NotFoundError,
     ServerError,
@@ -161,7 +162,7 @@ def test_malformed_filters_are_bad_requests(api: FakeApi, client: TaskSchedulerC
     assert filtered.value.rules == ["invalid_filter"]
 
 
-ERROR_BODY = {
+ERROR_BODY: ErrorResponse = {
     "message": "Invalid request fields: timestamp.",
     "errors": [{"field": "timestamp", "rule": "timestamp_offset_required", "detail": "add Z"}],
 }
@@ -225,7 +226,8 @@ def test_api_gateway_answers_carry_only_a_message(
     api.respond_next(403, {"message": "Forbidden"})
     with pytest.raises(AuthorizationError) as raised:
         client.status("t")
-    assert raised.value.body == {"message": "Forbidden", "errors": []}
+    forbidden: ErrorResponse = {"message": "Forbidden", "errors": []}
+    assert raised.value.body == forbidden
     assert str(raised.value) == "HTTP 403: Forbidden"
 
 
