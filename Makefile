@@ -24,10 +24,10 @@ export TF_IN_AUTOMATION := 1
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements/dev.txt lambda_src/pyproject.toml emulator/pyproject.toml
+$(BIN)/.installed: requirements/dev.txt lambda_src/pyproject.toml emulator/pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/dev.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e lambda_src -e emulator
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e lambda_src -e emulator -e client
 	touch $@
 
 $(TF_CLI_CONFIG_FILE): scripts/terraform_cli_config.py
@@ -62,8 +62,8 @@ build: install ## Rebuild the Lambda package (reproducible zip)
 	$(BIN)/python scripts/build_lambda.py $(ZIP)
 
 lint: install ## ruff, mypy, terraform fmt and validate
-	$(BIN)/ruff check lambda_src emulator tests scripts benchmarks
-	$(BIN)/ruff format --check lambda_src emulator tests scripts benchmarks
+	$(BIN)/ruff check lambda_src emulator client tests scripts benchmarks
+	$(BIN)/ruff format --check lambda_src emulator client tests scripts benchmarks
 	$(BIN)/mypy
 	terraform fmt -check -recursive
 	@for d in $(TF_DIRS); do \
