@@ -77,6 +77,104 @@ data "aws_iam_policy_document" "start_execution" {
   }
 }
 
+locals {
+  # Executions of this state machine: arn:<partition>:states:<region>:<account>:execution:<state machine>:<name>.
+  execution_arns = "${replace(aws_sfn_state_machine.this.arn, ":stateMachine:", ":execution:")}:*"
+
+  # The emit function cannot name aws_sfn_state_machine.this: the state machine names the
+  # function, so its role's policy (created before it) would close a cycle. The same ARNs are
+  # built from the name, with the account read from a role the module creates (no STS call).
+  account_id              = element(split(":", aws_iam_role.state_machine.arn), 4)
+  built_state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${var.name}"
+  built_execution_arns    = "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${var.name}:*"
+}
+
+# api: GET /schedule/{id} reads the message from the execution's input; DELETE and PATCH stop
+# the execution that carried the task (and a new one that lost a race).
+data "aws_iam_policy_document" "manage_executions" {
+  statement {
+    sid       = "ManageTaskExecutions"
+    actions   = ["states:DescribeExecution", "states:StopExecution"]
+    resources = [local.execution_arns]
+  }
+}
+
+# api: POST registers a task, GET reads it, PATCH and DELETE update it; GET /schedule lists
+# tasks of one status through the index, or every task with a Scan.
+data "aws_iam_policy_document" "register_tasks" {
+  statement {
+    sid       = "RegisterTasks"
+    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
+  statement {
+    sid       = "ListTasksByStatus"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.this.arn}/index/${local.status_index_name}"]
+  }
+
+  statement {
+    sid       = "ListAllTasks"
+    actions   = ["dynamodb:Scan"]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+}
+
+# emit: claims a task before publishing it (a conditional update), reads it when the claim fails.
+data "aws_iam_policy_document" "claim_tasks" {
+  statement {
+    sid       = "ClaimTasks"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+}
+
+# emit: at a segment's end, starts the task's follow-on execution, and stops it again if the
+# task changed meanwhile.
+data "aws_iam_policy_document" "continue_executions" {
+  statement {
+    sid       = "StartFollowOnExecutions"
+    actions   = ["states:StartExecution"]
+    resources = [local.built_state_machine_arn]
+  }
+
+  statement {
+    sid       = "StopFollowOnExecutions"
+    actions   = ["states:StopExecution"]
+    resources = [local.built_execution_arns]
+  }
+}
+
+# state machine: MarkFailed records a dead-lettered task as failed.
+data "aws_iam_policy_document" "mark_failed" {
+  statement {
+    sid       = "MarkTasksFailed"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+}
+
+# Empty without a customer managed key. DynamoDB decrypts the table key with the key of the
+# table on behalf of the principal who accesses the table
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html),
+# so every role that reads or writes items may decrypt with it, through DynamoDB only.
+data "aws_iam_policy_document" "table_key" {
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "DecryptTableKey"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+}
+
 data "aws_iam_policy_document" "publish" {
   statement {
     sid       = "PublishTasks"
@@ -129,6 +227,9 @@ data "aws_iam_policy_document" "api" {
   source_policy_documents = concat([
     data.aws_iam_policy_document.lambda_logs["api"].json,
     data.aws_iam_policy_document.start_execution.json,
+    data.aws_iam_policy_document.manage_executions.json,
+    data.aws_iam_policy_document.register_tasks.json,
+    data.aws_iam_policy_document.table_key.json,
   ], local.tracing_policies)
 }
 
@@ -137,6 +238,9 @@ data "aws_iam_policy_document" "emit" {
     data.aws_iam_policy_document.lambda_logs["emit"].json,
     data.aws_iam_policy_document.publish.json,
     data.aws_iam_policy_document.encrypt.json,
+    data.aws_iam_policy_document.claim_tasks.json,
+    data.aws_iam_policy_document.continue_executions.json,
+    data.aws_iam_policy_document.table_key.json,
   ], local.tracing_policies)
 }
 
@@ -145,6 +249,8 @@ data "aws_iam_policy_document" "state_machine" {
     data.aws_iam_policy_document.orchestrate.json,
     data.aws_iam_policy_document.state_machine_logs.json,
     data.aws_iam_policy_document.encrypt.json,
+    data.aws_iam_policy_document.mark_failed.json,
+    data.aws_iam_policy_document.table_key.json,
   ], local.tracing_policies)
 }
 
@@ -170,11 +276,21 @@ resource "aws_iam_role_policy" "state_machine" {
 # Policies for other principals, published as outputs
 ################################################################################
 
+# Every route: schedule, list, status, reschedule and cancel.
 data "aws_iam_policy_document" "invoke" {
   statement {
-    sid       = "ScheduleTasks"
+    sid       = "ManageTasks"
     actions   = ["execute-api:Invoke"]
-    resources = [local.schedule_route_arn]
+    resources = values(local.route_arns)
+  }
+}
+
+# Status and list only: GET /schedule and GET /schedule/{id}.
+data "aws_iam_policy_document" "invoke_read_only" {
+  statement {
+    sid       = "ReadTasks"
+    actions   = ["execute-api:Invoke"]
+    resources = [local.route_arns.list, local.route_arns.status]
   }
 }
 
@@ -182,14 +298,16 @@ locals {
   # The deployer policy is rendered at plan time without an STS call, so the account
   # is a wildcard; every ARN is pinned to this partition, region and name prefix.
   arn_prefix = {
-    iam    = "arn:${local.partition}:iam::*"
-    states = "arn:${local.partition}:states:${local.region}:*"
-    sns    = "arn:${local.partition}:sns:${local.region}:*"
-    sqs    = "arn:${local.partition}:sqs:${local.region}:*"
-    lambda = "arn:${local.partition}:lambda:${local.region}:*"
-    logs   = "arn:${local.partition}:logs:${local.region}:*"
-    alarm  = "arn:${local.partition}:cloudwatch:${local.region}:*:alarm"
+    iam      = "arn:${local.partition}:iam::*"
+    states   = "arn:${local.partition}:states:${local.region}:*"
+    sns      = "arn:${local.partition}:sns:${local.region}:*"
+    sqs      = "arn:${local.partition}:sqs:${local.region}:*"
+    lambda   = "arn:${local.partition}:lambda:${local.region}:*"
+    logs     = "arn:${local.partition}:logs:${local.region}:*"
+    alarm    = "arn:${local.partition}:cloudwatch:${local.region}:*:alarm"
+    dynamodb = "arn:${local.partition}:dynamodb:${local.region}:*"
   }
+  table_arn = "${local.arn_prefix.dynamodb}:table/${aws_dynamodb_table.this.name}"
   log_delivery_actions = [
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
@@ -326,6 +444,40 @@ data "aws_iam_policy_document" "deployer" {
       "lambda:DeleteFunctionConcurrency", # unused: only when lambda_reserved_concurrent_executions returns to -1
     ]
     resources = local.function_arns
+  }
+
+  statement {
+    sid = "ManageTaskTable"
+    actions = [
+      "dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:DescribeTable",
+      "dynamodb:DescribeContinuousBackups", "dynamodb:UpdateContinuousBackups",
+      "dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive",
+      "dynamodb:ListTagsOfResource", "dynamodb:TagResource", "dynamodb:UntagResource",
+      "dynamodb:UpdateTable", # unused: only when kms_key_arn changes, or a module upgrade changes the table's index
+    ]
+    resources = [local.table_arn]
+  }
+
+  # DynamoDB uses a customer managed key on behalf of the principal who selects it for a table,
+  # who must hold these permissions on it ("Key policy for a customer managed key",
+  # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html):
+  # only for requests DynamoDB makes in this region.
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid = "EncryptTaskTable"
+      actions = [
+        "kms:DescribeKey", "kms:CreateGrant", "kms:Encrypt", "kms:Decrypt",
+        "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+      ]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["dynamodb.${local.region}.amazonaws.com"]
+      }
+    }
   }
 
   statement {

@@ -32,9 +32,27 @@ locals {
     POWERTOOLS_LOG_LEVEL         = var.log_level
   }
 
-  schedule_route_key = "POST /schedule"
-  # execute-api ARN of the schedule route on every stage: <api>/<stage>/<method>/<path>.
-  schedule_route_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/POST/schedule"
+  # Every route of the HTTP API, by what it does; all are served by the api function.
+  routes = {
+    schedule   = "POST /schedule"
+    list       = "GET /schedule"
+    status     = "GET /schedule/{id}"
+    cancel     = "DELETE /schedule/{id}"
+    reschedule = "PATCH /schedule/{id}"
+  }
+  # execute-api ARN of each route on every stage: <api>/<stage>/<method>/<path>, where a path
+  # parameter matches any one value ("*").
+  route_arns = {
+    for key, route in local.routes : key => format(
+      "%s/*/%s%s",
+      aws_apigatewayv2_api.this.execution_arn,
+      split(" ", route)[0],
+      replace(split(" ", route)[1], "{id}", "*"),
+    )
+  }
+
+  # The task registry's secondary index: tasks of one status, oldest timestamp first.
+  status_index_name = "status-timestamp"
 }
 
 ################################################################################
@@ -67,6 +85,61 @@ resource "aws_cloudwatch_log_group" "api_access" {
   retention_in_days = var.log_retention_in_days
   kms_key_id        = var.kms_key_arn
   tags              = var.tags
+}
+
+################################################################################
+# Task registry: one item per task (status, version, current execution); the message
+# itself stays in the execution's input. Conditional writes on it order cancel,
+# reschedule and emission (README, How it works).
+################################################################################
+
+resource "aws_dynamodb_table" "this" {
+  name         = "${var.name}-tasks"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "id"
+
+  attribute {
+    name = "id"
+    type = "S"
+  }
+
+  attribute {
+    name = "status"
+    type = "S"
+  }
+
+  attribute {
+    name = "timestamp"
+    type = "S"
+  }
+
+  # GET /schedule?status=...: a Query per status, in timestamp order.
+  global_secondary_index {
+    name            = local.status_index_name
+    hash_key        = "status"
+    range_key       = "timestamp"
+    projection_type = "ALL"
+  }
+
+  # A closed task (emitted, cancelled) expires 90 days after it closed: as long as Step
+  # Functions keeps its execution name, so an id cannot be reused while it would collide.
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  # With var.kms_key_arn, the customer key; without it, the AWS managed key alias/aws/dynamodb
+  # (as the topic uses alias/aws/sns).
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  tags = var.tags
 }
 
 ################################################################################
@@ -120,7 +193,10 @@ resource "aws_lambda_function" "emit" {
 
   environment {
     variables = merge(local.powertools_environment, {
-      TOPIC_ARN = aws_sns_topic.this.arn
+      TOPIC_ARN                 = aws_sns_topic.this.arn
+      TASKS_TABLE_NAME          = aws_dynamodb_table.this.name
+      EMISSION_LEAD_SECONDS     = tostring(var.emission_lead_seconds)
+      EXECUTION_SEGMENT_SECONDS = tostring(var.execution_segment_seconds)
     })
   }
 
@@ -141,12 +217,14 @@ resource "aws_sfn_state_machine" "this" {
   role_arn = aws_iam_role.state_machine.arn
 
   definition = jsonencode({
-    Comment = "Waits until the task's release second, emits it at its timestamp, and parks it in the dead-letter queue if emission keeps failing."
+    Comment = "Waits until the task's release second, emits it at its timestamp (or continues it in a follow-on execution), and parks it in the dead-letter queue, marked failed, if emission keeps failing."
     StartAt = "WaitUntilRelease"
     States = {
       # The Wait truncates a timestamp's milliseconds, so it waits until release_at: a whole
-      # second at least emission_lead_seconds before the timestamp (set by the api function).
-      # The emit function holds until the exact millisecond. Two states per task in all.
+      # second at least emission_lead_seconds before the timestamp (set by the api function),
+      # or the end of this execution's segment, at most execution_segment_seconds after its
+      # start. The emit function holds until the exact millisecond, or starts the follow-on
+      # execution at a segment's end. Two states per execution when all goes well.
       WaitUntilRelease = {
         Type          = "Wait"
         TimestampPath = "$.release_at"
@@ -155,15 +233,20 @@ resource "aws_sfn_state_machine" "this" {
       Emit = {
         Type     = "Task"
         Resource = "arn:${local.partition}:states:::lambda:invoke"
+        # The task, and this execution's ARN: the emit function claims the task in the
+        # registry for this execution and derives the state machine from it to continue.
         Parameters = {
           FunctionName = aws_lambda_function.emit.arn
-          "Payload.$"  = "$"
+          Payload = {
+            "task.$"          = "$"
+            "execution_arn.$" = "$$.Execution.Id"
+          }
         }
         OutputPath = "$.Payload"
         # Worst case after the Wait, all retries failing: 126 s (Lambda service errors)
         # + at most 900 s (emit_retry, see its validation) + 255 s (dead-letter send)
-        # + up to 10 function timeouts of at most 90 s: under 40 minutes, inside the hour
-        # the api function keeps between the latest timestamp and the one-year limit.
+        # + 31 s (MarkFailed) + up to 10 function timeouts of at most 90 s: under 40
+        # minutes, inside the day a segment (at most 364 days) leaves of the one-year limit.
         Retry = [
           {
             ErrorEquals     = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
@@ -194,6 +277,8 @@ resource "aws_sfn_state_machine" "this" {
           QueueUrl        = aws_sqs_queue.this.url
           "MessageBody.$" = "$"
         }
+        # Keeps the task (and its error) as the next state's input.
+        ResultPath = null
         Retry = [
           {
             ErrorEquals     = ["States.ALL"]
@@ -202,12 +287,55 @@ resource "aws_sfn_state_machine" "this" {
             BackoffRate     = 2
           },
         ]
+        Next = "MarkFailed"
+      }
+      # The registry says failed, unless the task has moved on since this execution started
+      # (rescheduled: another version): then the condition fails and the record stays.
+      MarkFailed = {
+        Type     = "Task"
+        Resource = "arn:${local.partition}:states:::dynamodb:updateItem"
+        Parameters = {
+          TableName           = aws_dynamodb_table.this.name
+          Key                 = { id = { "S.$" = "$.id" } }
+          UpdateExpression    = "SET #status = :failed, updated_at = :now"
+          ConditionExpression = "version = :version"
+          ExpressionAttributeNames = {
+            "#status" = "status"
+          }
+          ExpressionAttributeValues = {
+            ":failed"  = { S = "failed" }
+            ":version" = { "N.$" = "States.Format('{}', $.version)" }
+            ":now"     = { "S.$" = "$$.State.EnteredTime" }
+          }
+        }
+        ResultPath = null
+        # A failed condition is an answer, not a fault: never retried.
+        Retry = [
+          {
+            ErrorEquals = ["DynamoDB.ConditionalCheckFailedException"]
+            MaxAttempts = 0
+          },
+          {
+            ErrorEquals     = ["States.ALL"]
+            IntervalSeconds = 1
+            MaxAttempts     = 5
+            BackoffRate     = 2
+          },
+        ]
+        # The task is in the dead-letter queue either way; the execution fails either way.
+        Catch = [
+          {
+            ErrorEquals = ["States.ALL"]
+            ResultPath  = "$.mark_failed_error"
+            Next        = "EmissionFailed"
+          },
+        ]
         Next = "EmissionFailed"
       }
       EmissionFailed = {
         Type  = "Fail"
         Error = "EmissionFailed"
-        Cause = "The task could not be emitted and was sent to the dead-letter queue."
+        Cause = "The task could not be emitted: it was sent to the dead-letter queue and marked failed in the task registry."
       }
     }
   })
@@ -238,7 +366,7 @@ resource "aws_lambda_function" "api" {
   #checkov:skip=CKV_AWS_272:Deployed from the committed, reproducible dist/task_scheduler.zip pinned by commit; code signing needs an AWS Signer job output in S3, which a module applied straight from git cannot supply.
   #checkov:skip=CKV_AWS_173:The environment holds no secrets (names, ARNs, levels, limits) and Lambda encrypts it at rest with its AWS managed key; a customer key would only add KMS grants to the deployer policy.
   function_name    = "${var.name}-api"
-  description      = "Validates POST /schedule requests and starts one state machine execution per task."
+  description      = "Serves the /schedule routes: schedules, lists, reads, reschedules and cancels tasks (one state machine execution per task and segment)."
   role             = aws_iam_role.lambda["api"].arn
   filename         = local.package_path
   source_code_hash = filebase64sha256(local.package_path)
@@ -253,9 +381,11 @@ resource "aws_lambda_function" "api" {
 
   environment {
     variables = merge(local.powertools_environment, {
-      STATE_MACHINE_ARN     = aws_sfn_state_machine.this.arn
-      MAX_HORIZON_SECONDS   = tostring(var.max_schedule_horizon_days * 86400)
-      EMISSION_LEAD_SECONDS = tostring(var.emission_lead_seconds)
+      STATE_MACHINE_ARN         = aws_sfn_state_machine.this.arn
+      TASKS_TABLE_NAME          = aws_dynamodb_table.this.name
+      MAX_HORIZON_SECONDS       = tostring(var.max_schedule_horizon_days * 86400)
+      EMISSION_LEAD_SECONDS     = tostring(var.emission_lead_seconds)
+      EXECUTION_SEGMENT_SECONDS = tostring(var.execution_segment_seconds)
     })
   }
 
@@ -269,7 +399,7 @@ resource "aws_lambda_function" "api" {
 
 resource "aws_apigatewayv2_api" "this" {
   name          = var.name
-  description   = "Schedules one-time tasks: POST /schedule {timestamp, message}."
+  description   = "Schedules one-time tasks (POST /schedule {timestamp, message}) and lists, reads, reschedules and cancels them."
   protocol_type = "HTTP"
   tags          = var.tags
 }
@@ -283,11 +413,21 @@ resource "aws_apigatewayv2_integration" "this" {
   timeout_milliseconds   = (local.functions.api.timeout + 1) * 1000
 }
 
+# Every route is authorized alike: a caller who may read tasks but not schedule them is told
+# apart by the execute-api ARNs its policy names (invoke_read_only_policy_json).
 resource "aws_apigatewayv2_route" "this" {
+  for_each = local.routes
+
   api_id             = aws_apigatewayv2_api.this.id
-  route_key          = local.schedule_route_key
+  route_key          = each.value
   target             = "integrations/${aws_apigatewayv2_integration.this.id}"
   authorization_type = var.authorization_type
+}
+
+# Before issue 8 the module had the POST /schedule route alone, at the bare address.
+moved {
+  from = aws_apigatewayv2_route.this
+  to   = aws_apigatewayv2_route.this["schedule"]
 }
 
 resource "aws_apigatewayv2_stage" "this" {
@@ -319,10 +459,19 @@ resource "aws_apigatewayv2_stage" "this" {
   tags = var.tags
 }
 
+# One statement per route, each naming that route's execute-api ARN: API Gateway may invoke
+# the function for these five routes only.
 resource "aws_lambda_permission" "this" {
-  statement_id  = "AllowScheduleRouteInvoke"
+  for_each = local.route_arns
+
+  statement_id  = "Allow${title(each.key)}RouteInvoke"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.api.function_name
   principal     = "apigateway.amazonaws.com"
-  source_arn    = local.schedule_route_arn
+  source_arn    = each.value
+}
+
+moved {
+  from = aws_lambda_permission.this
+  to   = aws_lambda_permission.this["schedule"]
 }

@@ -14,13 +14,18 @@ output "api_execution_arn" {
 }
 
 output "api_schedule_url" {
-  description = "Full URL to POST tasks to: {\"timestamp\": \"<ISO 8601 with offset>\", \"message\": <any JSON>}."
+  description = "Full URL to POST tasks to ({\"timestamp\": \"<ISO 8601 with offset>\", \"message\": <any JSON>}) and to list them from (GET); a task's own URL appends /<id> (GET, PATCH, DELETE)."
   value       = "${aws_apigatewayv2_api.this.api_endpoint}/schedule"
 }
 
+output "api_route_keys" {
+  description = "Route keys of the HTTP API by what they do: schedule, list, status, reschedule and cancel."
+  value       = { for key, route in aws_apigatewayv2_route.this : key => route.route_key }
+}
+
 output "api_authorization_type" {
-  description = "Authorization the schedule route requires (AWS_IAM: sign requests with SigV4 for service execute-api)."
-  value       = aws_apigatewayv2_route.this.authorization_type
+  description = "Authorization every route requires (AWS_IAM: sign requests with SigV4 for service execute-api)."
+  value       = one(distinct([for route in aws_apigatewayv2_route.this : route.authorization_type]))
 }
 
 output "sns_topic_arn" {
@@ -87,8 +92,23 @@ output "cloudwatch_log_group_names" {
 }
 
 output "invoke_policy_json" {
-  description = "IAM policy document granting execute-api:Invoke on the schedule route; attach it to the roles of stacks that schedule tasks."
+  description = "IAM policy document granting execute-api:Invoke on exactly the five routes (schedule, list, status, reschedule, cancel); attach it to the roles of stacks that schedule and manage tasks."
   value       = data.aws_iam_policy_document.invoke.json
+}
+
+output "invoke_read_only_policy_json" {
+  description = "IAM policy document granting execute-api:Invoke on GET /schedule and GET /schedule/{id} only (list and status); attach it to roles that watch tasks but must not change them."
+  value       = data.aws_iam_policy_document.invoke_read_only.json
+}
+
+output "dynamodb_table_name" {
+  description = "Name of the task registry table (one item per task: status, version, timestamps; not the message)."
+  value       = aws_dynamodb_table.this.name
+}
+
+output "dynamodb_table_arn" {
+  description = "ARN of the task registry table."
+  value       = aws_dynamodb_table.this.arn
 }
 
 output "deployer_policy_json" {

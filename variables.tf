@@ -17,7 +17,7 @@ variable "tags" {
 }
 
 variable "authorization_type" {
-  description = "Authorization of the POST /schedule route: AWS_IAM (callers sign requests with SigV4) or NONE (anyone who knows the URL can schedule; opt in explicitly)."
+  description = "Authorization of every route (POST and GET /schedule; GET, PATCH and DELETE /schedule/{id}): AWS_IAM (callers sign requests with SigV4 and need execute-api:Invoke, see invoke_policy_json) or NONE (anyone who knows the URL can schedule, read, reschedule and cancel tasks; opt in explicitly)."
   type        = string
   default     = "AWS_IAM"
 
@@ -28,13 +28,26 @@ variable "authorization_type" {
 }
 
 variable "max_schedule_horizon_days" {
-  description = "How far ahead a task may be scheduled, in whole days from 1 to 365. A Standard workflow runs at most one year, which is also the maximum here."
+  description = "How far ahead a task may be scheduled, in whole days from 1 to 3650 (10 years). A Standard workflow runs at most one year: a task further ahead continues, with the same id, in a follow-on execution every execution_segment_seconds."
   type        = number
   default     = 365
 
   validation {
-    condition     = var.max_schedule_horizon_days >= 1 && var.max_schedule_horizon_days <= 365 && floor(var.max_schedule_horizon_days) == var.max_schedule_horizon_days
-    error_message = "max_schedule_horizon_days must be a whole number from 1 to 365."
+    condition     = var.max_schedule_horizon_days >= 1 && var.max_schedule_horizon_days <= 3650 && floor(var.max_schedule_horizon_days) == var.max_schedule_horizon_days
+    error_message = "max_schedule_horizon_days must be a whole number from 1 to 3650."
+  }
+}
+
+variable "execution_segment_seconds" {
+  description = "Longest time one execution holds a task before the emit function either emits it or starts the task's follow-on execution, in whole seconds from 1 to 31449600 (364 days, which leaves a day of the one-year execution limit for retries and the dead-letter path). Lower it only to test follow-on executions (the local stack's tests use seconds)."
+  type        = number
+  default     = 31449600
+  # A caller passing null (examples/local does when unset) gets the default.
+  nullable = false
+
+  validation {
+    condition     = var.execution_segment_seconds >= 1 && var.execution_segment_seconds <= 31449600 && floor(var.execution_segment_seconds) == var.execution_segment_seconds
+    error_message = "execution_segment_seconds must be a whole number from 1 to 31449600 (364 days)."
   }
 }
 
@@ -177,7 +190,7 @@ variable "tracing_enabled" {
 }
 
 variable "kms_key_arn" {
-  description = "Customer managed KMS key that encrypts the SNS topic, the dead-letter queue and the log groups. Null leaves them to AWS managed encryption (alias/aws/sns, SQS-managed SSE, CloudWatch Logs' own). The module's roles are granted its use through IAM; its key policy must let CloudWatch Logs (logs.<region>.amazonaws.com) use it for the module's log groups, or creating them fails (see examples/complete)."
+  description = "Customer managed KMS key that encrypts the SNS topic, the dead-letter queue, the task table and the log groups. Null leaves them to AWS managed encryption (alias/aws/sns, SQS-managed SSE, alias/aws/dynamodb, CloudWatch Logs' own). The module's roles are granted its use through IAM; its key policy must let CloudWatch Logs (logs.<region>.amazonaws.com) use it for the module's log groups, or creating them fails (see examples/complete)."
   type        = string
   default     = null
 
