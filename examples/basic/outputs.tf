@@ -14,6 +14,21 @@ output "sqs_dead_letter_queue_url" {
 }
 
 output "invoke_policy_json" {
-  description = "Policy to attach to roles that schedule tasks."
+  description = "Policy to attach to roles that schedule and manage tasks (every route)."
   value       = module.task_scheduler.invoke_policy_json
+}
+
+output "invoke_read_only_policy_json" {
+  description = "Policy to attach to roles that only read task status and lists."
+  value       = module.task_scheduler.invoke_read_only_policy_json
+}
+
+output "dynamodb_table_name" {
+  description = "Task registry table."
+  value       = module.task_scheduler.dynamodb_table_name
+}
+
+output "dynamodb_table_arn" {
+  description = "ARN of the task registry table."
+  value       = module.task_scheduler.dynamodb_table_arn
 }

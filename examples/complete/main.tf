@@ -22,7 +22,7 @@ locals {
   ]
 }
 
-# Customer managed key for the task topic, the dead-letter queue and the log groups.
+# Customer managed key for the task topic, the dead-letter queue, the task table and the log groups.
 resource "aws_kms_key" "tasks" {
   description             = "Encrypts scheduled tasks and their logs at rest"
   enable_key_rotation     = true
@@ -33,7 +33,8 @@ resource "aws_kms_key" "tasks" {
 
 data "aws_iam_policy_document" "tasks_key" {
   # The default key policy: IAM policies in this account decide who may use the key.
-  # The module grants its roles kms:GenerateDataKey and kms:Decrypt on it.
+  # The module grants its roles kms:GenerateDataKey and kms:Decrypt on it (for the table, only
+  # kms:Decrypt through DynamoDB), and deployer_policy_json what creating the table with it needs.
   statement {
     sid       = "EnableIamPolicies"
     actions   = ["kms:*"]
@@ -140,7 +141,7 @@ resource "aws_sqs_queue_policy" "worker" {
   policy    = data.aws_iam_policy_document.worker_queue.json
 }
 
-# A client role (say, a backend service on Lambda) allowed to schedule tasks.
+# A client role (say, a backend service on Lambda) allowed to schedule and manage tasks.
 data "aws_iam_policy_document" "client_assume" {
   statement {
     actions = ["sts:AssumeRole"]

@@ -24,7 +24,7 @@ output "sqs_worker_queue_url" {
 }
 
 output "iam_client_role_arn" {
-  description = "Role allowed to call POST /schedule."
+  description = "Role allowed to call every route (schedule, list, status, reschedule, cancel)."
   value       = aws_iam_role.client.arn
 }
 
@@ -36,6 +36,26 @@ output "sns_alarm_topic_arn" {
 output "cloudwatch_metric_alarm_arns" {
   description = "The scheduler's CloudWatch alarms, by kind."
   value       = module.task_scheduler.cloudwatch_metric_alarm_arns
+}
+
+output "invoke_policy_json" {
+  description = "Policy granting execute-api:Invoke on every route (what the client role holds)."
+  value       = module.task_scheduler.invoke_policy_json
+}
+
+output "invoke_read_only_policy_json" {
+  description = "Policy for roles that only read task status and lists."
+  value       = module.task_scheduler.invoke_read_only_policy_json
+}
+
+output "dynamodb_table_name" {
+  description = "Task registry table (encrypted with the example's key)."
+  value       = module.task_scheduler.dynamodb_table_name
+}
+
+output "dynamodb_table_arn" {
+  description = "ARN of the task registry table."
+  value       = module.task_scheduler.dynamodb_table_arn
 }
 
 output "deployer_policy_json" {

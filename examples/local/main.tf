@@ -13,6 +13,7 @@ provider "aws" {
   endpoints {
     apigatewayv2   = var.endpoint_url
     cloudwatchlogs = var.endpoint_url
+    dynamodb       = var.endpoint_url
     iam            = var.endpoint_url
     lambda         = var.endpoint_url
     sfn            = var.endpoint_url
@@ -23,13 +24,17 @@ provider "aws" {
 }
 
 module "task_scheduler" {
-  #checkov:skip=CKV_AWS_309:Emulator only: the local gateway listens on 127.0.0.1 and verifies no SigV4 signature, so the route is NONE; the module's default is AWS_IAM.
+  #checkov:skip=CKV_AWS_309:Emulator only: `make run` serves the routes without authorization on 127.0.0.1 (var.authorization_type defaults to NONE here, so a plain curl works); tests set AWS_IAM, which the local gateway verifies, and the module's own default is AWS_IAM.
   #checkov:skip=CKV_AWS_284:Emulator only: no X-Ray daemon runs locally, so tracing is off; the module's default turns it on.
   source = "../../"
 
   name = "local-scheduler"
-  # The local gateway listens on 127.0.0.1 only and does not verify SigV4 signatures.
-  authorization_type = "NONE"
+  # NONE for `make run` (127.0.0.1 only, plain curl works); the tests also apply AWS_IAM, whose
+  # SigV4 signatures and execute-api:Invoke permissions the local gateway verifies.
+  authorization_type = var.authorization_type
+  # Null keeps the module's default (364 days); the tests shorten it to seconds to see a task
+  # continue in a follow-on execution.
+  execution_segment_seconds = var.execution_segment_seconds
   # No X-Ray daemon runs locally.
   tracing_enabled = false
   emit_retry      = { max_attempts = 3, interval_seconds = 1, backoff_rate = 2 }

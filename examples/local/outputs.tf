@@ -8,6 +8,31 @@ output "sns_topic_arn" {
   value       = module.task_scheduler.sns_topic_arn
 }
 
+output "api_route_keys" {
+  description = "Route keys of the HTTP API, by what they do."
+  value       = module.task_scheduler.api_route_keys
+}
+
+output "api_authorization_type" {
+  description = "Authorization every route requires (NONE for `make run`)."
+  value       = module.task_scheduler.api_authorization_type
+}
+
+output "invoke_policy_json" {
+  description = "Policy granting execute-api:Invoke on every route, for an emulator IAM user that manages tasks."
+  value       = module.task_scheduler.invoke_policy_json
+}
+
+output "invoke_read_only_policy_json" {
+  description = "Policy granting execute-api:Invoke on status and list only."
+  value       = module.task_scheduler.invoke_read_only_policy_json
+}
+
+output "dynamodb_table_name" {
+  description = "Task registry table."
+  value       = module.task_scheduler.dynamodb_table_name
+}
+
 output "sfn_state_machine_arn" {
   description = "State machine running one execution per task."
   value       = module.task_scheduler.sfn_state_machine_arn
