@@ -5,8 +5,11 @@ leave provider files or Terraform state in the working copy; each folder is
 initialised once per session and planned once per tfvars case.
 """
 
+import json
 import shutil
+import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +78,55 @@ def plan(terraform: Callable[[str], tftest.TerraformTest]) -> PlanFn:
         return cache[key]
 
     return run
+
+
+@dataclass
+class MockedApply:
+    """What `terraform test -json -verbose` reported for the HCL suite in hcl/, per run."""
+
+    outcomes: dict[str, str] = field(default_factory=dict)
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    output: str = ""
+
+    def resources(self, run: str) -> dict[str, dict[str, Any]]:
+        """The values of each resource and data source a run applied, by address."""
+        return {r["address"]: r["values"] for r in self.states[run]["root_module"]["resources"]}
+
+    def outputs(self, run: str) -> dict[str, Any]:
+        return {name: o["value"] for name, o in self.states[run]["outputs"].items()}
+
+
+@pytest.fixture(scope="session")
+def mocked_apply(terraform: TerraformFn) -> MockedApply:
+    """Run the HCL suite once against its mocked provider and keep each run's state.
+
+    The state holds what a plan cannot show (ARNs, the state machine definition, the functions'
+    environment) as Terraform rendered it; mocked data sources keep their configured arguments
+    (a policy document's statements), only their computed JSON is mocked.
+    """
+    tf = terraform(".")
+    result = subprocess.run(
+        [tf.binary, "test", "-json", "-verbose", "-no-color"],
+        cwd=tf.tfdir,
+        env=tf.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    applied = MockedApply(output=result.stdout[-20000:] + result.stderr[-5000:])
+    for line in result.stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        kind, run = message.get("type"), message.get("@testrun")
+        if kind == "test_run" and message["test_run"].get("progress") == "complete":
+            applied.outcomes[run] = message["test_run"]["status"]
+        elif kind == "test_state":
+            state = message["test_state"]
+            applied.states[run] = {"root_module": state["root_module"], "outputs": state["outputs"]}
+        elif kind == "test_summary":
+            applied.summary = message["test_summary"]
+    return applied

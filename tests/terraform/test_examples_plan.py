@@ -19,14 +19,18 @@ def managed_types(resources: dict[str, dict[str, Any]]) -> Counter[str]:
 def test_basic_example_uses_the_secure_defaults(plan: PlanFn) -> None:
     basic = plan("examples/basic")
     assert managed_types(module_resources(basic)) == Counter(BASE_COUNTS)
-    route = module_resources(basic)["aws_apigatewayv2_route.this"]["values"]
-    assert route["authorization_type"] == "AWS_IAM"
+    routes = [r for r in module_resources(basic).values() if r["type"] == "aws_apigatewayv2_route"]
+    assert {r["values"]["authorization_type"] for r in routes} == {"AWS_IAM"}
     assert set(basic.outputs) == {
         "api_schedule_url",
         "sns_topic_arn",
         "sqs_dead_letter_queue_url",
         "invoke_policy_json",
+        "invoke_read_only_policy_json",
+        "dynamodb_table_name",
+        "dynamodb_table_arn",
     }
+    assert basic.outputs["dynamodb_table_name"] == "task-scheduler-tasks"
 
 
 def test_complete_example_wires_kms_subscriber_and_consumers(plan: PlanFn) -> None:
@@ -52,6 +56,49 @@ def test_complete_example_wires_kms_subscriber_and_consumers(plan: PlanFn) -> No
     assert (stage["throttling_rate_limit"], stage["throttling_burst_limit"]) == (20, 40)
     names = {r["values"].get("name") for r in inner.values() if r["type"] == "aws_iam_role"}
     assert names == {"reminders-api", "reminders-emit", "reminders-state-machine"}
+    # The table is encrypted with the example's key (its ARN is known after apply).
+    change = complete.resource_changes["module.task_scheduler.aws_dynamodb_table.this"]["change"]
+    assert change["after_unknown"]["server_side_encryption"] == [{"kms_key_arn": True}]
+    assert {
+        "invoke_policy_json",
+        "invoke_read_only_policy_json",
+        "dynamodb_table_name",
+        "dynamodb_table_arn",
+    } <= set(complete.outputs)
+
+
+def local_routes(plan: Any) -> dict[str, str]:
+    return {
+        r["values"]["route_key"]: r["values"]["authorization_type"]
+        for r in module_resources(plan).values()
+        if r["type"] == "aws_apigatewayv2_route"
+    }
+
+
+def test_local_example_serves_without_authorization_unless_told(plan: PlanFn) -> None:
+    # `make run` (and a newcomer's curl) gets NONE; the tests set AWS_IAM through TF_VAR_...
+    assert set(local_routes(plan("examples/local")).values()) == {"NONE"}
+    signed = plan("examples/local", authorization_type="AWS_IAM")
+    assert len(local_routes(signed)) == 5
+    assert set(local_routes(signed).values()) == {"AWS_IAM"}
+
+
+def test_local_example_points_dynamodb_at_the_emulator_and_passes_the_segment(
+    plan: PlanFn,
+) -> None:
+    local = plan("examples/local", execution_segment_seconds=5)
+    endpoints = local.configuration["provider_config"]["aws"]["expressions"]["endpoints"][0]
+    assert endpoints["dynamodb"]["references"] == ["var.endpoint_url"]
+    module_call = local.configuration["root_module"]["module_calls"]["task_scheduler"]
+    assert module_call["expressions"]["execution_segment_seconds"]["references"] == [
+        "var.execution_segment_seconds"
+    ]
+    # tftest passes -var values as strings; Terraform converts them to the variable's type.
+    assert str(local.variables["execution_segment_seconds"]) == "5"
+    assert plan("examples/local").variables["execution_segment_seconds"] is None
+    assert {"dynamodb_table_name", "invoke_policy_json", "invoke_read_only_policy_json"} <= set(
+        local.outputs
+    )
 
 
 def test_complete_example_consumes_module_outputs_like_another_stack(plan: PlanFn) -> None:

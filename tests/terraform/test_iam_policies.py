@@ -108,10 +108,15 @@ def expected_deployer_resources(name: str) -> dict[str, set[str]]:
         # Every alarm the module can create, so that turning alarms off can delete them.
         "ManageAlarms": alarms,
         "PutAlarms": alarms,
+        "ManageTaskTable": {f"{region.format(service='dynamodb')}:table/{name}-tasks"},
+        "EncryptTaskTable": {KEY},
     }
 
 
-@pytest.mark.parametrize("case", ["defaults", "custom", "alarms"])
+KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize("case", ["defaults", "custom", "alarms", "kms"])
 def test_deployer_policy_is_the_documented_list_scoped_to_exact_names(
     plan: PlanFn, case: str
 ) -> None:
@@ -171,7 +176,22 @@ def test_runtime_policies_reference_concrete_resources(plan: PlanFn) -> None:
             "aws_lambda_function.emit",
             "aws_sqs_queue.this",
         ],
-        "data.aws_iam_policy_document.invoke": ["local.schedule_route_arn"],
+        "data.aws_iam_policy_document.manage_executions": ["local.execution_arns"],
+        "data.aws_iam_policy_document.register_tasks": [
+            "aws_dynamodb_table.this.arn",
+            "local.status_index_name",
+        ],
+        "data.aws_iam_policy_document.claim_tasks": ["aws_dynamodb_table.this.arn"],
+        "data.aws_iam_policy_document.continue_executions": [
+            "local.built_state_machine_arn",
+            "local.built_execution_arns",
+        ],
+        "data.aws_iam_policy_document.mark_failed": ["aws_dynamodb_table.this.arn"],
+        "data.aws_iam_policy_document.invoke": ["local.route_arns"],
+        "data.aws_iam_policy_document.invoke_read_only": [
+            "local.route_arns.list",
+            "local.route_arns.status",
+        ],
     }
     for address, expected_references in runtime.items():
         referenced = set()
@@ -253,6 +273,73 @@ def test_role_policies_combine_one_document_per_concern(plan: PlanFn) -> None:
     assert "data.aws_iam_policy_document.encrypt.json" in sources["emit"]
     assert "data.aws_iam_policy_document.encrypt.json" in sources["state_machine"]
     assert "data.aws_iam_policy_document.state_machine_logs.json" in sources["state_machine"]
+    # The task registry, each role for what it does with it; executions likewise.
+    table = {
+        "api": "register_tasks",
+        "emit": "claim_tasks",
+        "state_machine": "mark_failed",
+    }
+    for role, document in table.items():
+        for other_role in sources:
+            contains = f"data.aws_iam_policy_document.{document}.json" in sources[other_role]
+            assert contains is (other_role == role), (role, other_role)
+        assert "data.aws_iam_policy_document.table_key.json" in sources[role]
+    assert "data.aws_iam_policy_document.manage_executions.json" in sources["api"]
+    assert "data.aws_iam_policy_document.continue_executions.json" in sources["emit"]
+    assert "data.aws_iam_policy_document.start_execution.json" not in sources["emit"]
+
+
+def test_table_key_is_granted_only_when_set_and_only_through_dynamodb(plan: PlanFn) -> None:
+    assert rendered_documents(plan())["data.aws_iam_policy_document.table_key"] == []
+    (statement,) = rendered_documents(plan(case="kms"))["data.aws_iam_policy_document.table_key"]
+    # DynamoDB decrypts the table key on behalf of whoever reads or writes items.
+    assert statement["Action"] == ["kms:Decrypt"]
+    assert statement["Resource"] == [KEY]
+    assert statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": "dynamodb.eu-west-1.amazonaws.com"}
+    }
+
+
+def test_deployer_manages_the_task_table_and_its_key_only_through_dynamodb(
+    plan: PlanFn,
+) -> None:
+    deployer = {s["Sid"]: s for s in statements(plan().outputs["deployer_policy_json"])}
+    assert "EncryptTaskTable" not in deployer
+    assert sorted(deployer["ManageTaskTable"]["Action"]) == [
+        "dynamodb:CreateTable",
+        "dynamodb:DeleteTable",
+        "dynamodb:DescribeContinuousBackups",
+        "dynamodb:DescribeTable",
+        "dynamodb:DescribeTimeToLive",
+        "dynamodb:ListTagsOfResource",
+        "dynamodb:TagResource",
+        "dynamodb:UntagResource",
+        "dynamodb:UpdateContinuousBackups",
+        "dynamodb:UpdateTable",
+        "dynamodb:UpdateTimeToLive",
+    ]
+    assert deployer["ManageTaskTable"]["Resource"] == [
+        "arn:aws:dynamodb:eu-west-1:*:table/task-scheduler-tasks"
+    ]
+    # No item-level action: CI creates the table, it does not read or write tasks.
+    granted = {a for s in deployer.values() for a in s["Action"]}
+    assert not {a for a in granted if a.startswith("dynamodb:") and "Item" in a}
+    assert not granted & {"dynamodb:Query", "dynamodb:Scan"}
+    with_key = {s["Sid"]: s for s in statements(plan(case="kms").outputs["deployer_policy_json"])}
+    # "Key policy for a customer managed key": what the principal who selects the key needs.
+    assert sorted(with_key["EncryptTaskTable"]["Action"]) == [
+        "kms:CreateGrant",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+    ]
+    assert with_key["EncryptTaskTable"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "dynamodb.eu-west-1.amazonaws.com"}
+    }
 
 
 def test_deployer_may_put_alarms_only_with_the_alarm_topic_as_their_action(plan: PlanFn) -> None:

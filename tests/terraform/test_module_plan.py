@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import hcl2
 import pytest
 import tftest
 
@@ -17,13 +18,14 @@ from tests.terraform.conftest import PlanFn, TerraformFn
 BASE_COUNTS = {
     "aws_apigatewayv2_api": 1,
     "aws_apigatewayv2_integration": 1,
-    "aws_apigatewayv2_route": 1,
+    "aws_apigatewayv2_route": 5,
     "aws_apigatewayv2_stage": 1,
     "aws_cloudwatch_log_group": 4,
+    "aws_dynamodb_table": 1,
     "aws_iam_role": 3,
     "aws_iam_role_policy": 3,
     "aws_lambda_function": 2,
-    "aws_lambda_permission": 1,
+    "aws_lambda_permission": 5,
     "aws_sfn_state_machine": 1,
     "aws_sns_topic": 1,
     "aws_sqs_queue": 1,
@@ -34,6 +36,7 @@ EXPECTED_OUTPUTS = {
     "api_endpoint",
     "api_execution_arn",
     "api_schedule_url",
+    "api_route_keys",
     "api_authorization_type",
     "sns_topic_arn",
     "sns_topic_name",
@@ -48,6 +51,9 @@ EXPECTED_OUTPUTS = {
     "lambda_emit_function_name",
     "cloudwatch_log_group_names",
     "invoke_policy_json",
+    "invoke_read_only_policy_json",
+    "dynamodb_table_name",
+    "dynamodb_table_arn",
     "deployer_policy_json",
     "iam_role_arns",
     "cloudwatch_metric_alarm_arns",
@@ -90,10 +96,28 @@ def test_every_output_is_declared(plan: PlanFn) -> None:
     assert set(plan().outputs) == EXPECTED_OUTPUTS
 
 
+ROUTE_KEYS = {
+    "schedule": "POST /schedule",
+    "list": "GET /schedule",
+    "status": "GET /schedule/{id}",
+    "cancel": "DELETE /schedule/{id}",
+    "reschedule": "PATCH /schedule/{id}",
+}
+
+
+def routes(plan: Any) -> dict[str, dict[str, Any]]:
+    return {
+        r["index"]: r["values"]
+        for r in managed(plan).values()
+        if r["type"] == "aws_apigatewayv2_route"
+    }
+
+
 def test_defaults_are_secure(plan: PlanFn) -> None:
     defaults = plan()
-    assert one(defaults, "aws_apigatewayv2_route")["authorization_type"] == "AWS_IAM"
-    assert one(defaults, "aws_apigatewayv2_route")["route_key"] == "POST /schedule"
+    assert {key: r["authorization_type"] for key, r in routes(defaults).items()} == dict.fromkeys(
+        ROUTE_KEYS, "AWS_IAM"
+    )
     assert one(defaults, "aws_sns_topic")["kms_master_key_id"] == "alias/aws/sns"
     queue = one(defaults, "aws_sqs_queue")
     assert queue["sqs_managed_sse_enabled"] is True
@@ -116,7 +140,6 @@ def test_http_api_integration_and_stage(plan: PlanFn) -> None:
     assert (throttling["throttling_rate_limit"], throttling["throttling_burst_limit"]) == (50, 100)
     access_log_fields = json.loads(stage["access_log_settings"][0]["format"])
     assert {"requestId", "status", "routeKey", "callerArn"} <= set(access_log_fields)
-    assert one(defaults, "aws_lambda_permission")["principal"] == "apigateway.amazonaws.com"
 
 
 def test_committed_package_is_a_fresh_build_of_lambda_src(tmp_path: Path) -> None:
@@ -145,9 +168,83 @@ def test_functions_deploy_a_fresh_build_of_lambda_src(plan: PlanFn, tmp_path: Pa
     )
 
 
-def test_authorization_none_is_explicit_opt_in(plan: PlanFn) -> None:
-    route = one(plan(case="authorization_none"), "aws_apigatewayv2_route")
-    assert route["authorization_type"] == "NONE"
+@pytest.mark.parametrize(
+    ("case", "authorization"), [("defaults", "AWS_IAM"), ("authorization_none", "NONE")]
+)
+def test_every_route_is_authorized_like_post_schedule(
+    plan: PlanFn, case: str, authorization: str
+) -> None:
+    planned = plan(case=case)
+    assert {key: r["route_key"] for key, r in routes(planned).items()} == ROUTE_KEYS
+    assert {r["authorization_type"] for r in routes(planned).values()} == {authorization}
+    assert planned.outputs["api_authorization_type"] == authorization
+    # The route keys are known at plan; the ids behind them are not.
+    assert planned.outputs["api_route_keys"] == ROUTE_KEYS
+
+
+def test_every_route_targets_the_one_integration(plan: PlanFn) -> None:
+    resources = plan().configuration["root_module"]["resources"]
+    (route,) = [r for r in resources if r["address"] == "aws_apigatewayv2_route.this"]
+    assert "local.routes" in route["for_each_expression"]["references"]
+    assert "aws_apigatewayv2_integration.this.id" in route["expressions"]["target"]["references"]
+    assert "var.authorization_type" in route["expressions"]["authorization_type"]["references"]
+
+
+def test_one_lambda_permission_per_route(plan: PlanFn) -> None:
+    permissions = {
+        r["index"]: r["values"]
+        for r in managed(plan()).values()
+        if r["type"] == "aws_lambda_permission"
+    }
+    assert set(permissions) == set(ROUTE_KEYS)
+    for key, permission in permissions.items():
+        assert permission["statement_id"] == f"Allow{key.title()}RouteInvoke"
+        assert permission["principal"] == "apigateway.amazonaws.com"
+        assert permission["action"] == "lambda:InvokeFunction"
+        assert permission["function_name"] == "task-scheduler-api"
+    # The POST route's permission keeps its pre-issue-8 statement id (the moved block keeps it).
+    assert permissions["schedule"]["statement_id"] == "AllowScheduleRouteInvoke"
+
+
+def test_single_route_deployments_move_to_the_schedule_keys() -> None:
+    # Before issue 8 the route and the permission were single resources: `moved` blocks carry
+    # a deployment over to the "schedule" instances instead of replacing them.
+    moved = hcl2.load((REPO_ROOT / "main.tf").open())["moved"]
+    assert sorted((m["from"], m["to"]) for m in moved) == [
+        ("${aws_apigatewayv2_route.this}", '${aws_apigatewayv2_route.this["schedule"]}'),
+        ("${aws_lambda_permission.this}", '${aws_lambda_permission.this["schedule"]}'),
+    ]
+
+
+KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize(("case", "key"), [("defaults", None), ("kms", KEY)])
+def test_task_table(plan: PlanFn, case: str, key: str | None) -> None:
+    table = one(plan(case=case), "aws_dynamodb_table")
+    assert table["name"] == "task-scheduler-tasks"
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    assert (table["hash_key"], table["range_key"]) == ("id", None)
+    assert sorted((a["name"], a["type"]) for a in table["attribute"]) == [
+        ("id", "S"),
+        ("status", "S"),
+        ("timestamp", "S"),
+    ]
+    (index,) = table["global_secondary_index"]
+    assert (index["name"], index["hash_key"], index["range_key"]) == (
+        "status-timestamp",
+        "status",
+        "timestamp",
+    )
+    assert index["projection_type"] == "ALL"
+    assert table["ttl"] == [{"attribute_name": "expires_at", "enabled": True}]
+    assert table["point_in_time_recovery"][0]["enabled"] is True
+    (encryption,) = table["server_side_encryption"]
+    assert encryption["enabled"] is True
+    assert encryption.get("kms_key_arn") == key
+    assert table["local_secondary_index"] == []
+    assert table.get("stream_enabled") in (None, False)
+    assert table["tags"] in (None, {})
 
 
 def test_customer_managed_key_encrypts_topic_and_dead_letters(plan: PlanFn) -> None:
@@ -163,7 +260,7 @@ def test_custom_inputs_reach_every_resource(plan: PlanFn) -> None:
     custom = plan(case="custom")
     tags = {"team": "billing", "env": "test"}
     taggable = [r for r in managed(custom).values() if "tags" in r["values"]]
-    assert len(taggable) == 14
+    assert len(taggable) == 15
     assert all(r["values"]["tags"] == tags for r in taggable)
     names = [
         *(f["function_name"] for f in of_type(custom, "aws_lambda_function")),
@@ -171,6 +268,7 @@ def test_custom_inputs_reach_every_resource(plan: PlanFn) -> None:
         one(custom, "aws_sns_topic")["name"],
         one(custom, "aws_sqs_queue")["name"],
         one(custom, "aws_sfn_state_machine")["name"],
+        one(custom, "aws_dynamodb_table")["name"],
     ]
     assert all(name.startswith("billing-reminders") for name in names)
     for function in functions(custom).values():
@@ -181,6 +279,7 @@ def test_custom_inputs_reach_every_resource(plan: PlanFn) -> None:
     state_machine = one(custom, "aws_sfn_state_machine")
     assert state_machine["logging_configuration"][0]["level"] == "ALL"
     assert state_machine["tracing_configuration"] == [{"enabled": False}]
+    assert one(custom, "aws_dynamodb_table")["name"] == "billing-reminders-tasks"
 
 
 def test_subscriptions_from_the_typed_map(plan: PlanFn) -> None:

@@ -14,7 +14,14 @@ CASES: dict[str, dict[str, tuple[Any, str]]] = {
     "out_of_range": {
         "name": ("9-starts-with-a-digit", "name must start with a letter"),
         "authorization_type": ("JWT", "authorization_type must be AWS_IAM or NONE"),
-        "max_schedule_horizon_days": (366, "max_schedule_horizon_days must be a whole number"),
+        "max_schedule_horizon_days": (
+            3651,
+            "max_schedule_horizon_days must be a whole number from 1 to 3650",
+        ),
+        "execution_segment_seconds": (
+            0,
+            "execution_segment_seconds must be a whole number from 1 to 31449600",
+        ),
         "api_throttling_rate_limit": (0, "api_throttling_rate_limit must be greater than 0"),
         "api_throttling_burst_limit": (0, "api_throttling_burst_limit must be a whole number"),
         "log_retention_in_days": (2, "log_retention_in_days must be one of"),
@@ -35,6 +42,11 @@ CASES: dict[str, dict[str, tuple[Any, str]]] = {
     "fractional_and_oversize": {
         "name": ("x" * 41, "name must start with a letter"),
         "max_schedule_horizon_days": (1.5, "max_schedule_horizon_days must be a whole number"),
+        # One second over 364 days: a day of the one-year limit stays for retries.
+        "execution_segment_seconds": (
+            31449601,
+            "execution_segment_seconds must be a whole number from 1 to 31449600",
+        ),
         "api_throttling_burst_limit": (2.5, "api_throttling_burst_limit must be a whole number"),
         "lambda_memory_size": (10241, "lambda_memory_size must be a whole number"),
         "dead_letter_retention_seconds": (1209601, "dead_letter_retention_seconds must be from 60"),
@@ -111,7 +123,8 @@ def test_boundary_values_are_accepted(terraform: Callable[[str], tftest.Terrafor
         output=True,
         tf_vars={
             "name": "a" * 40,
-            "max_schedule_horizon_days": 365,
+            "max_schedule_horizon_days": 3650,
+            "execution_segment_seconds": 31449600,
             "emit_retry": {"max_attempts": 0},
             "dead_letter_retention_seconds": 60,
         },
@@ -120,3 +133,15 @@ def test_boundary_values_are_accepted(terraform: Callable[[str], tftest.Terrafor
         r["values"]["name"] for r in plan.resources.values() if r["type"] == "aws_iam_role"
     }
     assert max(len(name) for name in planned_roles) <= 64
+
+
+def test_smallest_segment_and_horizon_are_accepted(
+    terraform: Callable[[str], tftest.TerraformTest],
+) -> None:
+    terraform(".").plan(tf_vars={"max_schedule_horizon_days": 1, "execution_segment_seconds": 1})
+
+
+def test_fractional_segment_is_rejected(terraform: Callable[[str], tftest.TerraformTest]) -> None:
+    with pytest.raises(tftest.TerraformTestError) as rejected:
+        terraform(".").plan(tf_vars={"execution_segment_seconds": 1.5})
+    assert "execution_segment_seconds must be a whole number" in str(rejected.value)

@@ -1,5 +1,8 @@
 # Applies the module against a mocked AWS provider (no network, no credentials) so that
 # values known only after apply (ARNs, the state machine definition) are rendered and checked.
+# tests/terraform/test_rendered.py reads the state of each run (terraform test -json -verbose)
+# and checks the rest there: the task table's ARNs in the IAM documents, the routes' execute-api
+# ARNs, the MarkFailed state and the functions' environment.
 mock_provider "aws" {
   mock_data "aws_region" {
     defaults = { id = "eu-west-1", name = "eu-west-1" }
@@ -18,8 +21,24 @@ mock_provider "aws" {
     defaults = { arn = "arn:aws:logs:eu-west-1:111122223333:log-group:mocked" }
   }
   mock_resource "aws_apigatewayv2_api" {
-    defaults = { execution_arn = "arn:aws:execute-api:eu-west-1:111122223333:mocked" }
+    defaults = {
+      id            = "a1b2c3d4e5"
+      execution_arn = "arn:aws:execute-api:eu-west-1:111122223333:a1b2c3d4e5"
+    }
   }
+  mock_resource "aws_dynamodb_table" {
+    defaults = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/mocked" }
+  }
+}
+
+override_resource {
+  target = aws_sfn_state_machine.this
+  values = { arn = "arn:aws:states:eu-west-1:111122223333:stateMachine:task-scheduler" }
+}
+
+override_resource {
+  target = aws_dynamodb_table.this
+  values = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/task-scheduler-tasks" }
 }
 
 override_resource {
@@ -37,6 +56,8 @@ override_resource {
 
 variables {
   emit_retry = { max_attempts = 4, interval_seconds = 3, backoff_rate = 1.5 }
+  # As examples/local passes it when unset: the module's default (nullable = false).
+  execution_segment_seconds = null
 }
 
 run "definition" {
@@ -66,10 +87,10 @@ run "definition" {
     condition = (
       jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Resource == "arn:aws:states:::lambda:invoke" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Parameters.FunctionName == "arn:aws:lambda:eu-west-1:111122223333:function:task-scheduler-emit" &&
-      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Parameters["Payload.$"] == "$" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Parameters.Payload == { "task.$" = "$", "execution_arn.$" = "$$.Execution.Id" } &&
       jsondecode(aws_sfn_state_machine.this.definition).States.Emit.End
     )
-    error_message = "Emit must invoke the emit function with the whole task as payload."
+    error_message = "Emit must invoke the emit function with the whole task and the execution's ARN as payload."
   }
 
   assert {
@@ -105,10 +126,12 @@ run "definition" {
       jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Parameters["MessageBody.$"] == "$" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Retry[0].ErrorEquals == ["States.ALL"] &&
       jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Retry[0].MaxAttempts == 8 &&
-      jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Next == "EmissionFailed" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.ResultPath == null &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Next == "MarkFailed" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.MarkFailed.Next == "EmissionFailed" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.EmissionFailed.Type == "Fail"
     )
-    error_message = "The dead-letter path must send the whole task to the queue, retrying, then fail the execution."
+    error_message = "The dead-letter path must send the whole task to the queue, retrying, mark it failed, then fail the execution."
   }
 
   assert {
@@ -124,9 +147,11 @@ run "definition" {
     condition = (
       aws_lambda_function.api.environment[0].variables.STATE_MACHINE_ARN == aws_sfn_state_machine.this.arn &&
       aws_lambda_function.api.environment[0].variables.MAX_HORIZON_SECONDS == "31536000" &&
-      aws_lambda_function.emit.environment[0].variables.TOPIC_ARN == aws_sns_topic.this.arn
+      aws_lambda_function.api.environment[0].variables.TASKS_TABLE_NAME == aws_dynamodb_table.this.name &&
+      aws_lambda_function.emit.environment[0].variables.TOPIC_ARN == aws_sns_topic.this.arn &&
+      aws_lambda_function.emit.environment[0].variables.TASKS_TABLE_NAME == aws_dynamodb_table.this.name
     )
-    error_message = "The api function must know the state machine and horizon; the emit function the topic."
+    error_message = "The api function must know the state machine, table and horizon; the emit function the topic and table."
   }
 }
 
@@ -140,6 +165,28 @@ run "custom_horizon" {
   assert {
     condition     = aws_lambda_function.api.environment[0].variables.MAX_HORIZON_SECONDS == "2592000"
     error_message = "The horizon reaches the api function in seconds."
+  }
+}
+
+# Every option the new routes touch: ten years, short segments, a customer key, no authorization.
+run "long_horizon" {
+  command = apply
+
+  variables {
+    max_schedule_horizon_days = 3650
+    execution_segment_seconds = 60
+    emission_lead_seconds     = 2
+    kms_key_arn               = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    authorization_type        = "NONE"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.api.environment[0].variables.MAX_HORIZON_SECONDS == "315360000" &&
+      aws_lambda_function.api.environment[0].variables.EXECUTION_SEGMENT_SECONDS == "60" &&
+      aws_lambda_function.emit.environment[0].variables.EXECUTION_SEGMENT_SECONDS == "60"
+    )
+    error_message = "Ten years reach the api function in seconds; both functions know the segment length."
   }
 }
 

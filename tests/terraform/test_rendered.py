@@ -1,0 +1,368 @@
+"""What only an apply renders, read from the mocked apply's state (hcl/mocked_apply.tftest.hcl).
+
+The plan cannot show the state machine definition, the functions' environment, the routes'
+execute-api ARNs or the runtime policy documents' resources: they embed ARNs AWS assigns. The
+mocked provider assigns them (realistic ARNs where a test needs one), Terraform renders every
+expression of the module, and these tests check the values it produced:
+
+- "definition": the defaults (AWS_IAM, tracing, no customer key), emit_retry set;
+- "long_horizon": ten years, 60 s segments, a 2 s lead, a customer key, authorization NONE.
+"""
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.terraform.conftest import MockedApply, PlanFn
+
+ACCOUNT = "111122223333"
+MACHINE = f"arn:aws:states:eu-west-1:{ACCOUNT}:stateMachine:task-scheduler"
+EXECUTIONS = f"arn:aws:states:eu-west-1:{ACCOUNT}:execution:task-scheduler:*"
+TABLE = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/task-scheduler-tasks"
+KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+API = f"arn:aws:execute-api:eu-west-1:{ACCOUNT}:a1b2c3d4e5"
+ROUTE_ARNS = {
+    "schedule": f"{API}/*/POST/schedule",
+    "list": f"{API}/*/GET/schedule",
+    "status": f"{API}/*/GET/schedule/*",
+    "cancel": f"{API}/*/DELETE/schedule/*",
+    "reschedule": f"{API}/*/PATCH/schedule/*",
+}
+ROUTE_KEYS = {
+    "schedule": "POST /schedule",
+    "list": "GET /schedule",
+    "status": "GET /schedule/{id}",
+    "cancel": "DELETE /schedule/{id}",
+    "reschedule": "PATCH /schedule/{id}",
+}
+XRAY = frozenset(
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+    }
+)
+VIA_DYNAMODB = (("StringEquals", "kms:ViaService", ("dynamodb.eu-west-1.amazonaws.com",)),)
+
+
+def definition(applied: MockedApply, run: str = "definition") -> dict[str, Any]:
+    machine = applied.resources(run)["aws_sfn_state_machine.this"]
+    decoded: dict[str, Any] = json.loads(machine["definition"])
+    return decoded
+
+
+def test_happy_path_stays_two_states_and_emit_gets_the_execution_arn(
+    mocked_apply: MockedApply,
+) -> None:
+    states = definition(mocked_apply)["States"]
+    assert set(states) == {
+        "WaitUntilRelease",
+        "Emit",
+        "SendToDeadLetterQueue",
+        "MarkFailed",
+        "EmissionFailed",
+    }
+    assert states["WaitUntilRelease"]["Next"] == "Emit"
+    assert states["Emit"]["End"] is True
+    assert states["Emit"]["Parameters"]["Payload"] == {
+        "task.$": "$",
+        "execution_arn.$": "$$.Execution.Id",
+    }
+    assert "Payload.$" not in states["Emit"]["Parameters"]
+    assert states["Emit"]["OutputPath"] == "$.Payload"
+
+
+def test_dead_lettered_task_is_marked_failed_for_its_own_version(
+    mocked_apply: MockedApply,
+) -> None:
+    states = definition(mocked_apply)["States"]
+    # The dead-letter send keeps its input, so MarkFailed still sees the task's id and version.
+    assert states["SendToDeadLetterQueue"]["ResultPath"] is None
+    assert states["SendToDeadLetterQueue"]["Next"] == "MarkFailed"
+    assert states["MarkFailed"] == {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::dynamodb:updateItem",
+        "Parameters": {
+            "TableName": "task-scheduler-tasks",
+            "Key": {"id": {"S.$": "$.id"}},
+            "UpdateExpression": "SET #status = :failed, updated_at = :now",
+            "ConditionExpression": "version = :version",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":failed": {"S": "failed"},
+                ":version": {"N.$": "States.Format('{}', $.version)"},
+                ":now": {"S.$": "$$.State.EnteredTime"},
+            },
+        },
+        "ResultPath": None,
+        "Retry": [
+            {"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "MaxAttempts": 0},
+            {
+                "ErrorEquals": ["States.ALL"],
+                "IntervalSeconds": 1,
+                "MaxAttempts": 5,
+                "BackoffRate": 2,
+            },
+        ],
+        "Catch": [
+            {
+                "ErrorEquals": ["States.ALL"],
+                "ResultPath": "$.mark_failed_error",
+                "Next": "EmissionFailed",
+            }
+        ],
+        "Next": "EmissionFailed",
+    }
+    assert states["EmissionFailed"]["Type"] == "Fail"
+
+
+POWERTOOLS = {
+    "POWERTOOLS_SERVICE_NAME": "task-scheduler",
+    "POWERTOOLS_METRICS_NAMESPACE": "TaskScheduler",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+
+@pytest.mark.parametrize(
+    ("run", "horizon", "lead", "segment"),
+    [
+        # execution_segment_seconds = null there: the module's default.
+        ("definition", "31536000", "1", "31449600"),
+        ("long_horizon", "315360000", "2", "60"),
+    ],
+)
+def test_functions_environment(
+    mocked_apply: MockedApply, run: str, horizon: str, lead: str, segment: str
+) -> None:
+    resources = mocked_apply.resources(run)
+    (api,) = resources["aws_lambda_function.api"]["environment"]
+    (emit,) = resources["aws_lambda_function.emit"]["environment"]
+    assert api["variables"] == {
+        **POWERTOOLS,
+        "STATE_MACHINE_ARN": MACHINE,
+        "TASKS_TABLE_NAME": "task-scheduler-tasks",
+        "MAX_HORIZON_SECONDS": horizon,
+        "EMISSION_LEAD_SECONDS": lead,
+        "EXECUTION_SEGMENT_SECONDS": segment,
+    }
+    assert emit["variables"] == {
+        **POWERTOOLS,
+        "TOPIC_ARN": resources["aws_sns_topic.this"]["arn"],
+        "TASKS_TABLE_NAME": "task-scheduler-tasks",
+        "EMISSION_LEAD_SECONDS": lead,
+        "EXECUTION_SEGMENT_SECONDS": segment,
+    }
+
+
+@pytest.mark.parametrize(
+    ("run", "authorization"), [("definition", "AWS_IAM"), ("long_horizon", "NONE")]
+)
+def test_routes_and_their_lambda_permissions(
+    mocked_apply: MockedApply, run: str, authorization: str
+) -> None:
+    resources = mocked_apply.resources(run)
+    integration = resources["aws_apigatewayv2_integration.this"]["id"]
+    for key, route_key in ROUTE_KEYS.items():
+        route = resources[f'aws_apigatewayv2_route.this["{key}"]']
+        assert route["route_key"] == route_key
+        assert route["authorization_type"] == authorization
+        assert route["target"] == f"integrations/{integration}"
+    permissions = {
+        address: values
+        for address, values in resources.items()
+        if address.startswith("aws_lambda_permission.")
+    }
+    assert {p["source_arn"] for p in permissions.values()} == set(ROUTE_ARNS.values())
+    for key, arn in ROUTE_ARNS.items():
+        permission = permissions[f'aws_lambda_permission.this["{key}"]']
+        assert permission["source_arn"] == arn
+        assert permission["statement_id"] == f"Allow{key.title()}RouteInvoke"
+        assert permission["principal"] == "apigateway.amazonaws.com"
+        assert permission["function_name"] == "task-scheduler-api"
+    outputs = mocked_apply.outputs(run)
+    assert outputs["api_route_keys"] == ROUTE_KEYS
+    assert outputs["api_authorization_type"] == authorization
+
+
+Statement = tuple[str, frozenset[str], frozenset[str], tuple[tuple[str, str, tuple[str, ...]], ...]]
+
+
+def rendered_statements(values: dict[str, Any]) -> set[Statement]:
+    """A mocked policy document's configured statements: (sid, actions, resources, conditions)."""
+    return {
+        (
+            s["sid"],
+            frozenset(s["actions"]),
+            frozenset(s["resources"]),
+            tuple(sorted((c["test"], c["variable"], tuple(c["values"])) for c in s["condition"])),
+        )
+        for s in values["statement"]
+    }
+
+
+def test_invoke_policies_name_exactly_their_routes(mocked_apply: MockedApply) -> None:
+    resources = mocked_apply.resources("definition")
+    invoke = "execute-api:Invoke"
+    assert rendered_statements(resources["data.aws_iam_policy_document.invoke"]) == {
+        ("ManageTasks", frozenset({invoke}), frozenset(ROUTE_ARNS.values()), ())
+    }
+    read_only = {ROUTE_ARNS["list"], ROUTE_ARNS["status"]}
+    assert rendered_statements(resources["data.aws_iam_policy_document.invoke_read_only"]) == {
+        ("ReadTasks", frozenset({invoke}), frozenset(read_only), ())
+    }
+
+
+def role_statements(plan: Any, applied: MockedApply, run: str, role: str) -> set[Statement]:
+    """Every statement of a role's policy: its source documents (from the configuration, as
+    the plan records them) with the statements the mocked apply rendered for each."""
+    configuration = plan.configuration["root_module"]["resources"]
+    (document,) = [
+        c for c in configuration if c["address"] == f"data.aws_iam_policy_document.{role}"
+    ]
+    references = document["expressions"]["source_policy_documents"]["references"]
+    sources = [r.removesuffix(".json") for r in references if r.endswith(".json")]
+    if "local.tracing_policies" in references:
+        sources.append("data.aws_iam_policy_document.tracing")
+    resources = applied.resources(run)
+    statements: set[Statement] = set()
+    for source in sources:
+        statements |= rendered_statements(resources[source])
+    return statements
+
+
+def log_statement(applied: MockedApply, run: str, function: str) -> Statement:
+    group = applied.resources(run)[f'aws_cloudwatch_log_group.lambda["{function}"]']["arn"]
+    actions = frozenset({"logs:CreateLogStream", "logs:PutLogEvents"})
+    return ("WriteOwnLogs", actions, frozenset({f"{group}:*"}), ())
+
+
+def expected_roles(applied: MockedApply, run: str, *, kms: bool) -> dict[str, set[Statement]]:
+    resources = applied.resources(run)
+    topic = resources["aws_sns_topic.this"]["arn"]
+    emit_arn = resources["aws_lambda_function.emit"]["arn"]
+    queue = resources["aws_sqs_queue.this"]["arn"]
+    traces: Statement = ("WriteTraces", XRAY, frozenset({"*"}), ())
+    table_key: set[Statement] = (
+        {("DecryptTableKey", frozenset({"kms:Decrypt"}), frozenset({KEY}), VIA_DYNAMODB)}
+        if kms
+        else set()
+    )
+    encrypt: set[Statement] = (
+        {("EncryptTasks", frozenset({"kms:GenerateDataKey", "kms:Decrypt"}), frozenset({KEY}), ())}
+        if kms
+        else set()
+    )
+    log_delivery = frozenset(
+        {
+            "logs:CreateLogDelivery",
+            "logs:GetLogDelivery",
+            "logs:UpdateLogDelivery",
+            "logs:DeleteLogDelivery",
+            "logs:ListLogDeliveries",
+            "logs:PutResourcePolicy",
+            "logs:DescribeResourcePolicies",
+            "logs:DescribeLogGroups",
+        }
+    )
+    return {
+        "api": {
+            log_statement(applied, run, "api"),
+            ("StartTaskExecutions", frozenset({"states:StartExecution"}), frozenset({MACHINE}), ()),
+            (
+                "ManageTaskExecutions",
+                frozenset({"states:DescribeExecution", "states:StopExecution"}),
+                frozenset({EXECUTIONS}),
+                (),
+            ),
+            (
+                "RegisterTasks",
+                frozenset({"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"}),
+                frozenset({TABLE}),
+                (),
+            ),
+            (
+                "ListTasksByStatus",
+                frozenset({"dynamodb:Query"}),
+                frozenset({f"{TABLE}/index/status-timestamp"}),
+                (),
+            ),
+            ("ListAllTasks", frozenset({"dynamodb:Scan"}), frozenset({TABLE}), ()),
+            traces,
+            *table_key,
+        },
+        "emit": {
+            log_statement(applied, run, "emit"),
+            ("PublishTasks", frozenset({"sns:Publish"}), frozenset({topic}), ()),
+            (
+                "ClaimTasks",
+                frozenset({"dynamodb:GetItem", "dynamodb:UpdateItem"}),
+                frozenset({TABLE}),
+                (),
+            ),
+            (
+                "StartFollowOnExecutions",
+                frozenset({"states:StartExecution"}),
+                frozenset({MACHINE}),
+                (),
+            ),
+            (
+                "StopFollowOnExecutions",
+                frozenset({"states:StopExecution"}),
+                frozenset({EXECUTIONS}),
+                (),
+            ),
+            traces,
+            *encrypt,
+            *table_key,
+        },
+        "state_machine": {
+            (
+                "InvokeEmit",
+                frozenset({"lambda:InvokeFunction"}),
+                frozenset({emit_arn, f"{emit_arn}:*"}),
+                (),
+            ),
+            ("DeadLetterTasks", frozenset({"sqs:SendMessage"}), frozenset({queue}), ()),
+            ("DeliverExecutionLogs", log_delivery, frozenset({"*"}), ()),
+            ("MarkTasksFailed", frozenset({"dynamodb:UpdateItem"}), frozenset({TABLE}), ()),
+            traces,
+            *encrypt,
+            *table_key,
+        },
+    }
+
+
+@pytest.mark.parametrize(("run", "kms"), [("definition", False), ("long_horizon", True)])
+def test_each_role_holds_exactly_its_actions_on_concrete_resources(
+    plan: PlanFn, mocked_apply: MockedApply, run: str, kms: bool
+) -> None:
+    assert mocked_apply.resources(run)["aws_sfn_state_machine.this"]["arn"] == MACHINE
+    expected = expected_roles(mocked_apply, run, kms=kms)
+    for role, statements in expected.items():
+        assert role_statements(plan(), mocked_apply, run, role) == statements, role
+
+
+def test_emit_role_names_the_state_machine_without_referencing_it(plan: PlanFn) -> None:
+    # The state machine invokes the emit function, whose role's policy must exist first: the
+    # policy builds the state machine's ARNs from its name and a role's account instead (the
+    # test above checks they are the state machine's own).
+    configuration = plan().configuration["root_module"]["resources"]
+    (document,) = [
+        c
+        for c in configuration
+        if c["address"] == "data.aws_iam_policy_document.continue_executions"
+    ]
+    references = {
+        reference
+        for statement in document["expressions"]["statement"]
+        for reference in statement["resources"]["references"]
+    }
+    assert references == {"local.built_state_machine_arn", "local.built_execution_arns"}
+
+
+def test_table_outputs(mocked_apply: MockedApply) -> None:
+    outputs = mocked_apply.outputs("definition")
+    assert outputs["dynamodb_table_name"] == "task-scheduler-tasks"
+    assert outputs["dynamodb_table_arn"] == TABLE
