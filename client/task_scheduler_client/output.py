@@ -8,7 +8,8 @@ from typing import Any
 
 from .types import Event, ScheduleResponse, Task, TaskSummary
 
-LIST_COLUMNS = ("id", "status", "version", "timestamp", "created_at", "updated_at", "emitted_at")
+TASK_FIELDS = ("id", "status", "version", "timestamp", "created_at", "updated_at", "emitted_at")
+LIST_COLUMNS = ("id", "status", "version", "timestamp", "emitted_at")  # JSON has them all
 MISSING = "-"
 
 
@@ -53,8 +54,8 @@ def table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def task_table(task: Task | Mapping[str, Any]) -> str:
     """One task, one field per line; the message last, as JSON."""
-    rows = [(name, cell(task.get(name))) for name in LIST_COLUMNS]
-    extra = [(name, cell(value)) for name, value in task.items() if name not in LIST_COLUMNS]
+    rows = [(name, cell(task.get(name))) for name in TASK_FIELDS]
+    extra = [(name, cell(value)) for name, value in task.items() if name not in TASK_FIELDS]
     rows.extend((name, value) for name, value in extra if name != "message")
     if "message" in task:
         rows.append(("message", message_cell(task["message"])))
