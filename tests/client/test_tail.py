@@ -260,12 +260,14 @@ def test_tail_reads_the_local_stacks_event_feed(
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
     feed = events.EventFeed(sqs, queue_url, echo=lambda line: None)
+    client_connected = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def do_GET(self) -> None:
+            client_connected.set()
             feed.serve_sse(self)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -274,7 +276,10 @@ def test_tail_reads_the_local_stacks_event_feed(
     url = f"http://127.0.0.1:{server.server_address[1]}"
 
     def publish_when_listening() -> None:
-        time.sleep(0.5)  # the client connects first: the feed fans out to live listeners
+        # The feed fans out to the clients connected when it receives from its queue (it
+        # polls every second): publish once this client is in.
+        if client_connected.wait(20):
+            time.sleep(0.1)
         _publish(sns, topic_arn, "local-1", {"name": "Luke"})
         _publish(sns, topic_arn, "local-2", "plain text")
 
@@ -496,17 +501,22 @@ def test_a_real_signal_to_the_command_removes_the_queue(
         text=True,
         env=env,
     )
+    watchdog = threading.Timer(30, process.kill)  # a hung read fails the test, not the run
+    watchdog.start()
     try:
         assert process.stderr is not None
         assert process.stdout is not None
-        banner = [process.stderr.readline() for _ in range(2)]
-        assert "Waiting for emissions" in banner[1], banner
+        banner: list[str] = []
+        while not banner or "Waiting for emissions" not in banner[-1]:
+            banner.append(process.stderr.readline())
+            assert banner[-1], banner  # not the end of the stream
         _publish(_aws_client(moto_endpoint, "sns"), topic_arn, "signalled", {"n": 1})
         assert json.loads(process.stdout.readline())["id"] == "signalled"
         process.send_signal(signum)
         assert process.wait(timeout=20) == exit_code
         assert "Removed the subscription and the queue" in process.stderr.read()
     finally:
+        watchdog.cancel()
         if process.poll() is None:
             process.kill()
             process.wait()
