@@ -362,8 +362,14 @@ class TopicTail:
                         )["SubscriptionArn"]
                 except (BotoCoreError, ClientError) as error:
                     raise _aws_error(error, f"handling a message of {self.queue_url}") from error
-                if envelope.get("Type") == "Notification":
-                    yield event_from_envelope(envelope)
+                if envelope.get("Type") != "Notification":
+                    continue
+                try:
+                    event = event_from_envelope(envelope)
+                except (KeyError, TypeError, ValueError):  # published by something else
+                    self.log(f"Skipped a message without the task attributes: {envelope!r:.200}")
+                    continue
+                yield event
 
 
 __all__ = [

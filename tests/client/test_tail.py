@@ -373,6 +373,7 @@ def test_tail_on_aws_prints_emissions_and_removes_its_queue(
     sns = _aws_client(moto_endpoint, "sns")
 
     def publish_two(_: dict[str, Any]) -> None:
+        sns.publish(TopicArn=topic_arn, Message="not a task")  # skipped, with a note
         _publish(sns, topic_arn, "aws-1", {"name": "Luke"})
         _publish(sns, topic_arn, "aws-2", "hi")
 
@@ -390,6 +391,7 @@ def test_tail_on_aws_prints_emissions_and_removes_its_queue(
     assert all(e["emitted_at"].endswith("Z") for e in printed)
     assert _tail_resources(moto_endpoint, topic_arn) == ([], [])
     assert "Removed the subscription and the queue" in err
+    assert "Skipped a message without the task attributes" in err
 
     seen = watcher.seen  # type: ignore[attr-defined]
     queue_arn = seen["attributes"]["QueueArn"]
