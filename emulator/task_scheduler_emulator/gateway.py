@@ -12,7 +12,12 @@ Throttling is enforced per route and stage as API Gateway does, with a token buc
 (its route settings, else the stage's default route settings, else the account quota):
 past it, 429 ``{"message":"Too Many Requests"}``. AWS applies throttles "on a best-effort
 basis"; the emulator applies them exactly, never more leniently.
-Not emulated: authorizers, CORS, payload format 1.0, non-Lambda integrations.
+Routes with ``AuthorizationType`` ``AWS_IAM`` require a SigV4 signature of an IAM user of the
+emulator allowed ``execute-api:Invoke`` on the route, as API Gateway does (see
+:mod:`.gateway_iam`); the caller reaches the function as ``requestContext.authorizer.iam``.
+``NONE`` routes are open. JWT and Lambda (``CUSTOM``) authorizers are not emulated: their routes
+answer 401 ``{"message":"Unauthorized"}`` to every request (closed, never kinder).
+Not emulated either: CORS, payload format 1.0, non-Lambda integrations.
 """
 
 from __future__ import annotations
@@ -33,12 +38,15 @@ from urllib.parse import parse_qsl, urlsplit
 import boto3
 from botocore.config import Config
 
+from .gateway_iam import IamAuthorizer
+
 _FUNCTION_ARN = re.compile(r"arn:aws[\w-]*:lambda:[\w-]+:(\d{12}):function:[^/:]+(:[^/]+)?")
 _TEXT_TYPE = re.compile(
     r"^(text/|application/(.*[+/])?(json|xml|javascript|x-www-form-urlencoded))"
 )
 _Response = tuple[int, dict[str, str], bytes]
 ROUTES_REFRESH_SECONDS = 1.0
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's, when a route has no Lambda integration to name one
 # API Gateway's default account-level throttling quota per Region.
 ACCOUNT_RATE_LIMIT, ACCOUNT_BURST_LIMIT = 10_000.0, 5_000
 _Rank = tuple[int, int, bool]
@@ -178,6 +186,8 @@ class Gateway:
         config = Config(retries={"total_max_attempts": 1}, read_timeout=30)  # API GW: 30 s
         self._lambda = boto3.client("lambda", config=config, **options)
         self._api_id = api_id
+        self._region = region
+        self._iam = IamAuthorizer(region)
         self._local_routes = dict(local_routes or {})
         gateway = self
 
@@ -247,8 +257,8 @@ class Gateway:
         items: list[dict[str, Any]] = getattr(self._apis, operation)(ApiId=api_id).get("Items", [])
         return items
 
-    def _route(self, method: str, path: str) -> tuple[_ApiRoutes, dict[str, Any], str] | None:
-        """The most specific (api, route + path "params", stage) for the request."""
+    def _route(self, method: str, path: str) -> tuple[_ApiRoutes, dict[str, Any], str, str] | None:
+        """The most specific (api, route + path "params", stage, path within the stage)."""
         candidates = []
         for api in self._routes():
             stage, local_path = "$default", path
@@ -257,11 +267,12 @@ class Gateway:
                 stage, local_path = first, "/" + rest
             for route in api.routes:
                 if found := match_route(route["RouteKey"], method, local_path):
-                    candidates.append((found[0], api, {**route, "params": found[1]}, stage))
+                    route = {**route, "params": found[1]}
+                    candidates.append((found[0], api, route, stage, local_path))
         if not candidates:
             return None
-        _, api, route, stage = min(candidates, key=lambda c: c[0])
-        return api, route, stage
+        _, api, route, stage, local_path = min(candidates, key=lambda c: c[0])
+        return api, route, stage, local_path
 
     def handle(self, request: BaseHTTPRequestHandler) -> _Response:
         """Serve one request: route, invoke the integration Lambda, convert its response."""
@@ -271,16 +282,39 @@ class Gateway:
         found = self._route(request.command, url.path or "/")
         if found is None:
             return _json_response(404, "Not Found")
-        api, route, stage = found
+        api, route, stage, local_path = found
         if not self._bucket(api, stage, route["RouteKey"]).take():
             return _json_response(429, "Too Many Requests")
         target = route.get("Target", "").removeprefix("integrations/")
         integration = api.integrations.get(target, {})
         function = _FUNCTION_ARN.search(integration.get("IntegrationUri", ""))
+        account_id = function.group(1) if function else DEFAULT_ACCOUNT_ID
+        authorization = route.get("AuthorizationType") or "NONE"
+        caller = None
+        if authorization == "AWS_IAM":
+            route_arn = (
+                f"arn:aws:execute-api:{self._region}:{account_id}:{api.api_id}/{stage}/"
+                f"{request.command}/{local_path.lstrip('/')}"
+            )
+            caller = self._iam.authorize(
+                method=request.command,
+                raw_path=url.path or "/",
+                query=url.query,
+                headers=request.headers,
+                body=body,
+                account_id=account_id,
+                route_arn=route_arn,
+            )
+            if not isinstance(caller, dict):
+                return caller.response()
+        elif authorization != "NONE":
+            return _json_response(401, "Unauthorized")
         if integration.get("IntegrationType") != "AWS_PROXY" or function is None:
             return _json_response(500, "Internal Server Error")
         event = self._event(request, url.path or "/", url.query, body, api.api_id, route, stage)
-        event["requestContext"]["accountId"] = function.group(1)
+        event["requestContext"]["accountId"] = account_id
+        if caller is not None:
+            event["requestContext"]["authorizer"] = {"iam": caller}
         try:
             result = self._lambda.invoke(FunctionName=function.group(0), Payload=json.dumps(event))
         except Exception:
