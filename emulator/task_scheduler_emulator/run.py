@@ -29,6 +29,19 @@ def _echo(line: str) -> None:
     print(line, flush=True)
 
 
+# Hook for the client's example (issue 8): one `task-scheduler ...` command line (the CLI of
+# client/, installed with `pip install ./client`), with `{url}` for the local API. Empty until
+# the client lands; the banner shows it under "With the client:" once set.
+CLIENT_EXAMPLE = ""
+
+
+def client_example(url: str) -> str:
+    """The banner's client section ('' while :data:`CLIENT_EXAMPLE` is unset)."""
+    if not CLIENT_EXAMPLE:
+        return ""
+    return "With the client (pip install ./client):\n  " + CLIENT_EXAMPLE.format(url=url) + "\n"
+
+
 def _banner(stack: LocalStack) -> str:
     url = stack.url
     assert stack.emulator is not None
@@ -57,7 +70,7 @@ Schedule a task 5 seconds from now:
     -d '{{"timestamp": "'"$ts"'", "message": {{"name": "Luke"}}}}'
 Watch it arrive:
   curl -N {url}/events
-
+{client_example(url)}
 Ctrl-C (or `make stop`) destroys the stack and stops everything.
 """
 
