@@ -13,15 +13,22 @@ result, then ``ExecutionAborted`` at the late time. This wraps ``moto.stepfuncti
 backend.execution.Execution.stop`` to close a running execution at once (ABORTED, ``stopDate``,
 ``ExecutionAborted``) and drop any history event its thread records afterwards; the thread's
 own late status update is ignored. Stopping a closed execution changes nothing (moto's and
-this module's behaviour; AWS documents no error for it).
+this module's behaviour; AWS documents no error for it). moto also fails StopExecution with a
+500 when it arrives while the execution's thread is still parsing the definition, and ignores
+it (the execution runs on) just after; both within milliseconds of StartExecution, which is
+when the scheduler's api stops an execution it started for a conflicting request. The stop
+waits for that thread to begin the program instead.
 
 **StartExecution** (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html):
 with the same name, "the new execution doesn't run": the same input on a running execution
 answers success (the original's ARN and start date), a different input or a closed execution
 ``ExecutionAlreadyExists``; without a name Step Functions generates a UUID. moto implements the
 rules but (a) without a lock, so racing starts with one name could both pass the check, and
-(b) names an unnamed execution ``None`` (so a second unnamed start is ExecutionAlreadyExists).
-Starts are serialised (one lock: a start takes milliseconds), and an unnamed execution gets a UUID.
+(b) names an unnamed execution ``None`` (so a second unnamed start is ExecutionAlreadyExists),
+and (c) skips the name rules ("A name must not contain: whitespace, brackets ..., wildcard
+characters ..., special characters ..., control characters"; at most 80 characters), which
+moto's non-interpreting backend enforces with ``_validate_name``. Starts are serialised (one
+lock: a start takes milliseconds), an unnamed execution gets a UUID, and names are validated.
 
 **Context object times** (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html):
 ``$$.Execution.StartTime`` and ``$$.State.EnteredTime`` are ISO 8601 with milliseconds and
@@ -35,6 +42,7 @@ from __future__ import annotations
 import datetime
 import functools
 import threading
+import time
 import types
 import uuid
 from typing import Any
@@ -63,6 +71,7 @@ _start = StepFunctionsParserBackend.start_execution
 _CLOSED = "_task_scheduler_closed"  # on an EventManager: record nothing more
 _STOPPED = "_task_scheduler_stopped"  # on an Execution: closed by StopExecution
 _start_lock = threading.Lock()
+ENVIRONMENT_WAIT_SECONDS = 5.0
 
 
 def aws_timestamp(moment: datetime.datetime) -> str:
@@ -90,6 +99,14 @@ def _stop_now(
     self: Any, stop_date: datetime.datetime, error: str | None, cause: str | None
 ) -> None:
     worker = self.exec_worker
+    deadline = time.monotonic() + ENVIRONMENT_WAIT_SECONDS
+    while (  # its thread has not begun the program yet: moto would fail or miss the stop
+        worker is not None
+        and getattr(worker.env, "_program_state", None) is None
+        and self.exec_status == ExecutionStatus.RUNNING
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.001)
     if worker is None or worker.env is None or self.exec_status != ExecutionStatus.RUNNING:
         _stop(self, stop_date, error, cause)  # not running: nothing changes
         return
@@ -134,6 +151,8 @@ def _start_serialised(
     execution_input: Any = None,
     trace_header: Any = None,
 ) -> Any:
+    if name is not None:
+        self._validate_name(name)  # moto's rules for the other backend, skipped by this one
     with _start_lock:
         name = name or str(uuid.uuid4())
         return _start(self, state_machine_arn, name, execution_input, trace_header)
@@ -150,6 +169,7 @@ def patch() -> None:
         (EventManager, "add_event"),
     ):
         assert callable(getattr(owner, seam, None)), f"moto moved {owner.__name__}.{seam}"
+    assert callable(getattr(StepFunctionsParserBackend, "_validate_name", None))
     # state.py stamps $$.State.EnteredTime with datetime.datetime.now(tz=utc).isoformat().
     shim = types.SimpleNamespace(datetime=_ContextDatetime, timezone=datetime.timezone)
     setattr(state_module, "datetime", shim)  # noqa: B010

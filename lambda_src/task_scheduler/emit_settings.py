@@ -1,21 +1,51 @@
 """Settings of the emit function, read from its environment variables.
 
 A plain dataclass, not a pydantic model like the api function's: pydantic's import alone would
-add about a fifth to the emit function's cold start, and its one setting needs no parsing.
+add about a fifth to the emit function's cold start. The api function reads the limits from here.
 """
 
 import os
 from dataclasses import dataclass
 from typing import Self
 
+from task_scheduler.decisions import MAX_SEGMENT_SECONDS
+
+DEFAULT_EMISSION_LEAD_SECONDS = 1  # the module's default: see variable emission_lead_seconds
+MAX_EMISSION_LEAD_SECONDS = 60
+
 
 @dataclass(frozen=True)
 class EmitSettings:
     topic_arn: str
+    tasks_table_name: str
+    emission_lead_seconds: int = DEFAULT_EMISSION_LEAD_SECONDS
+    execution_segment_seconds: int = MAX_SEGMENT_SECONDS
 
     @classmethod
     def from_env(cls) -> Self:
-        topic_arn = os.environ.get("TOPIC_ARN", "")
-        if not topic_arn:
-            raise ValueError("TOPIC_ARN must name the task topic")
-        return cls(topic_arn=topic_arn)
+        return cls(
+            topic_arn=_required("TOPIC_ARN", "the task topic's ARN"),
+            tasks_table_name=_required("TASKS_TABLE_NAME", "the task registry table"),
+            emission_lead_seconds=_seconds(
+                "EMISSION_LEAD_SECONDS", DEFAULT_EMISSION_LEAD_SECONDS, 0, MAX_EMISSION_LEAD_SECONDS
+            ),
+            execution_segment_seconds=_seconds(
+                "EXECUTION_SEGMENT_SECONDS", MAX_SEGMENT_SECONDS, 1, MAX_SEGMENT_SECONDS
+            ),
+        )
+
+
+def _required(name: str, what: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise ValueError(f"{name} must name {what}")
+    return value
+
+
+def _seconds(name: str, default: int, least: int, most: int) -> int:
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit() or not least <= int(text) <= most:
+        raise ValueError(f"{name} must be a whole number of seconds from {least} to {most}")
+    return int(text)

@@ -1,22 +1,15 @@
-"""Scheduling rules: how far ahead and how large a task may be. Pure: callers pass `now`."""
+"""Scheduling rules: which id, how far ahead, how large a task may be. Pure: callers pass `now`."""
 
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
+from task_scheduler import decisions, timing
 from task_scheduler.emission import build_sns_message
-from task_scheduler.errors import BeyondHorizon, TooLarge
-from task_scheduler.models import ErrorDetail, ScheduleRequest, ScheduleResponse
-from task_scheduler.settings import ONE_YEAR_SECONDS
-from task_scheduler.tasks import Task
+from task_scheduler.errors import BeyondHorizon, InvalidId, TooLarge
+from task_scheduler.models import ErrorDetail, ScheduleResponse
+from task_scheduler.tasks import TASK_ID_RULE, Task, TaskExecution, is_task_id
 from task_scheduler.timestamps import format_timestamp, round_up_to_millisecond
-
-# A Standard workflow execution lasts at most one year, and at the timestamp it still has to
-# publish (retrying) or send the task to the dead-letter queue. So the latest timestamp leaves
-# the execution this much time, whatever MAX_HORIZON_SECONDS says. The emission lead does not
-# eat into it: the Wait ends that much before the timestamp, and the emit function holds until
-# the timestamp, so the execution still reaches the timestamp when it would without a lead.
-EMISSION_RESERVE = timedelta(hours=1)
-MAX_EXECUTION_DURATION = timedelta(seconds=ONE_YEAR_SECONDS)
 
 # Step Functions caps execution input and state payloads at 256 KiB. When emission fails, the
 # Catch adds the error to the input before sending it to the dead-letter queue: keep room for it.
@@ -26,39 +19,68 @@ MAX_EXECUTION_INPUT_BYTES = 256 * 1024 - DEAD_LETTER_RESERVE_BYTES
 MAX_SNS_MESSAGE_BYTES = 256 * 1024
 
 
-def latest_timestamp(now: datetime, max_horizon_seconds: int) -> datetime:
-    """The latest timestamp a task scheduled at `now` may have."""
-    horizon = min(timedelta(seconds=max_horizon_seconds), MAX_EXECUTION_DURATION - EMISSION_RESERVE)
-    return round_up_to_millisecond(now + horizon)
-
-
-def build_task(request: ScheduleRequest, *, now: datetime, max_horizon_seconds: int) -> Task:
-    """Give the requested task an id, if its timestamp is within the horizon."""
-    latest = latest_timestamp(now, max_horizon_seconds)
-    if request.timestamp > latest:
-        raise BeyondHorizon(
-            "The timestamp is too far in the future.",
-            [
-                ErrorDetail(
-                    field="timestamp",
-                    rule="max_horizon",
-                    detail=f"the latest timestamp accepted now is {format_timestamp(latest)}",
-                )
-            ],
+def requested_id(body_id: str | None, idempotency_key: str | None) -> str | None:
+    """The id the client chose, in the body or the Idempotency-Key header (None: none)."""
+    if idempotency_key is not None and not is_task_id(idempotency_key):
+        raise InvalidId.single(
+            "Invalid Idempotency-Key header.",
+            "id",
+            "invalid_id",
+            f"the Idempotency-Key header is the task id, which has {TASK_ID_RULE}",
         )
-    # The id also names the execution, which Step Functions keeps unique per state machine.
-    return Task(id=str(uuid4()), timestamp=request.timestamp, message=request.message)
+    if body_id is not None and idempotency_key is not None and body_id != idempotency_key:
+        raise InvalidId.single(
+            "The body's id and the Idempotency-Key header differ.",
+            "id",
+            "id_mismatch",
+            "give the task id in the body or in the Idempotency-Key header, or the same in both",
+        )
+    return body_id if body_id is not None else idempotency_key
 
 
-def encode_execution_input(task: Task, *, lead_seconds: int) -> str:
-    """Return the execution input for `task`, if it fits Step Functions' and SNS' size limits."""
-    execution_input = task.execution_input(lead_seconds)
+def latest_timestamp(now: datetime, max_horizon_seconds: int) -> datetime:
+    """The latest timestamp a task scheduled at `now` may have. Beyond what one execution can
+    wait, the task continues in follow-on executions."""
+    return round_up_to_millisecond(now + timedelta(seconds=max_horizon_seconds))
+
+
+def build_task(
+    timestamp: datetime,
+    message: Any,
+    *,
+    task_id: str | None,
+    now: datetime,
+    max_horizon_seconds: int,
+) -> Task:
+    """The task, if its timestamp is within the horizon; with a fresh id unless `task_id`."""
+    latest = latest_timestamp(now, max_horizon_seconds)
+    if timestamp > latest:
+        raise BeyondHorizon.single(
+            "The timestamp is too far in the future.",
+            "timestamp",
+            "max_horizon",
+            f"the latest timestamp accepted now is {format_timestamp(latest)}",
+        )
+    return Task(id=task_id or str(uuid4()), timestamp=timestamp, message=message)
+
+
+def first_execution(
+    task: Task, *, version: int, now: datetime, lead_seconds: int, segment_seconds: int
+) -> TaskExecution:
+    """The execution that starts carrying `version` of `task` at `now`."""
+    final_release = timing.release_at(task.timestamp, lead_seconds)
+    release = decisions.segment_release(final_release, now, segment_seconds)
+    return TaskExecution(task, version=version, segment=1, release_at=release)
+
+
+def check_size(execution: TaskExecution) -> None:
+    """Raise TooLarge unless `execution` fits Step Functions' and SNS' size limits."""
     sizes = {
         "Step Functions execution input": (
-            len(execution_input.encode()),
+            len(execution.execution_input().encode()),
             MAX_EXECUTION_INPUT_BYTES,
         ),
-        "SNS message": (build_sns_message(task).size_bytes, MAX_SNS_MESSAGE_BYTES),
+        "SNS message": (build_sns_message(execution.task).size_bytes, MAX_SNS_MESSAGE_BYTES),
     }
     errors = [
         ErrorDetail(
@@ -71,7 +93,6 @@ def encode_execution_input(task: Task, *, lead_seconds: int) -> str:
     ]
     if errors:
         raise TooLarge("The message is too large.", errors)
-    return execution_input
 
 
 def describe(task: Task, *, now: datetime) -> ScheduleResponse:

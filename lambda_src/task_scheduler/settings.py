@@ -9,9 +9,12 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from task_scheduler.decisions import MAX_SEGMENT_SECONDS
+from task_scheduler.emit_settings import DEFAULT_EMISSION_LEAD_SECONDS, MAX_EMISSION_LEAD_SECONDS
+
 ONE_YEAR_SECONDS = 365 * 24 * 60 * 60
-DEFAULT_EMISSION_LEAD_SECONDS = 1  # the module's default: see variable emission_lead_seconds
-MAX_EMISSION_LEAD_SECONDS = 60
+# Beyond a year, a task continues in follow-on executions (see decisions.py).
+MAX_HORIZON_SECONDS = 3650 * 24 * 60 * 60
 
 
 class _EnvironmentSettings(BaseModel):
@@ -26,8 +29,9 @@ class ApiSettings(_EnvironmentSettings):
     """Settings of the api function."""
 
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", min_length=1)
+    tasks_table_name: str = Field(alias="TASKS_TABLE_NAME", min_length=1)
     max_horizon_seconds: int = Field(
-        alias="MAX_HORIZON_SECONDS", default=ONE_YEAR_SECONDS, ge=1, le=ONE_YEAR_SECONDS
+        alias="MAX_HORIZON_SECONDS", default=ONE_YEAR_SECONDS, ge=1, le=MAX_HORIZON_SECONDS
     )
     # How long before the timestamp the Wait state releases the task (see timing.py).
     emission_lead_seconds: int = Field(
@@ -35,4 +39,8 @@ class ApiSettings(_EnvironmentSettings):
         default=DEFAULT_EMISSION_LEAD_SECONDS,
         ge=0,
         le=MAX_EMISSION_LEAD_SECONDS,
+    )
+    # How long one execution carries a task before handing it on to a follow-on execution.
+    execution_segment_seconds: int = Field(
+        alias="EXECUTION_SEGMENT_SECONDS", default=MAX_SEGMENT_SECONDS, ge=1, le=MAX_SEGMENT_SECONDS
     )

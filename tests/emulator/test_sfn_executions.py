@@ -246,3 +246,34 @@ def test_start_execution_name_rules(client: Callable[[str], Any], role_arn: str)
     assert all(UUID.match(name) for name in names), names
     for arn in unnamed:
         sfn.stop_execution(executionArn=arn)
+
+
+def test_stop_right_after_start_aborts(client: Callable[[str], Any], role_arn: str) -> None:
+    """What the api does when a conflicting request started an execution: moto failed with 500
+    or missed the stop while the execution's thread was still parsing the definition."""
+    sfn = client("stepfunctions")
+    states: dict[str, Any] = {f"S{n}": {"Type": "Pass", "Next": f"S{n + 1}"} for n in range(400)}
+    states["S400"] = {"Type": "Wait", "Seconds": 30, "End": True}
+    machine = _machine(client, role_arn, {"StartAt": "S0", "States": states})
+
+    arns = []
+    for _ in range(20):
+        arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+        sfn.stop_execution(executionArn=arn)
+        arns.append(arn)
+
+    assert {sfn.describe_execution(executionArn=arn)["status"] for arn in arns} == {"ABORTED"}
+
+
+@pytest.mark.parametrize("name", ["has space", "a/b", "x" * 81, "brace{"])
+def test_invalid_execution_names_are_refused(
+    client: Callable[[str], Any], role_arn: str, name: str
+) -> None:
+    machine = _machine(client, role_arn, WAIT_THEN_MARK)
+
+    with pytest.raises(ClientError) as refused:
+        client("stepfunctions").start_execution(stateMachineArn=machine, name=name)
+
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # InvalidName, or for more than 80 characters the length constraint's ValidationException
+    assert refused.value.response["Error"]["Code"] in ("InvalidName", "ValidationException")

@@ -5,17 +5,23 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from types import ModuleType
 from typing import Any
+from uuid import uuid4
 
 import boto3
 import pytest
+from jsonschema import Draft202012Validator
 from moto import mock_aws
 
 from task_scheduler import aws
+from task_scheduler.registry import STATUS_INDEX, Registry
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
+OPENAPI_DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
 
 @dataclass
@@ -54,7 +60,8 @@ def environment() -> Iterator[None]:
             "POWERTOOLS_METRICS_NAMESPACE": "TaskSchedulerTests",
         }.items():
             patch.setenv(name, value)
-        patch.delenv("MAX_HORIZON_SECONDS", raising=False)
+        for name in ("MAX_HORIZON_SECONDS", "EMISSION_LEAD_SECONDS", "EXECUTION_SEGMENT_SECONDS"):
+            patch.delenv(name, raising=False)
         yield
 
 
@@ -80,6 +87,94 @@ def sns(mocked_aws: None) -> Any:
 @pytest.fixture(scope="module")
 def sqs(mocked_aws: None) -> Any:
     return boto3.client("sqs")
+
+
+@pytest.fixture(scope="module")
+def dynamodb(mocked_aws: None) -> Any:
+    return boto3.client("dynamodb")
+
+
+def create_tasks_table(dynamodb: Any) -> str:
+    """A task registry table as the module creates it (keys, index), with a fresh name."""
+    name = f"task-scheduler-tasks-{uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": attribute, "AttributeType": "S"}
+            for attribute in ("id", "status", "timestamp")
+        ],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": STATUS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "timestamp", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    return name
+
+
+@pytest.fixture(scope="module")
+def tasks_table(dynamodb: Any) -> str:
+    """The registry table the module's tests share."""
+    return create_tasks_table(dynamodb)
+
+
+@pytest.fixture
+def registry(tasks_table: str, dynamodb: Any) -> Registry:
+    return Registry(tasks_table, dynamodb)
+
+
+@pytest.fixture
+def task_item(dynamodb: Any, tasks_table: str) -> Callable[[str], dict[str, Any] | None]:
+    """The registry item of a task, as DynamoDB holds it (None: no item)."""
+
+    def read(task_id: str) -> dict[str, Any] | None:
+        response = dynamodb.get_item(TableName=tasks_table, Key={"id": {"S": task_id}})
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    return read
+
+
+@dataclass(frozen=True)
+class Topic:
+    arn: str
+    envelope_queue: str  # SNS wraps the message in a JSON envelope
+    raw_queue: str  # RawMessageDelivery: the message is the SQS body
+
+
+@pytest.fixture
+def topic(sns: Any, sqs: Any, tasks_table: str, monkeypatch: pytest.MonkeyPatch) -> Topic:
+    """A task topic with two SQS subscribers, and the emit function's environment for it."""
+    name = f"tasks-{uuid4().hex}"
+    topic_arn = sns.create_topic(Name=name)["TopicArn"]
+    queues = []
+    for raw in ("false", "true"):
+        url = sqs.create_queue(QueueName=f"{name}-{raw}")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn["Attributes"]["QueueArn"],
+            Attributes={"RawMessageDelivery": raw},
+        )
+        queues.append(url)
+    monkeypatch.setenv("TOPIC_ARN", topic_arn)
+    monkeypatch.setenv("TASKS_TABLE_NAME", tasks_table)
+    return Topic(topic_arn, *queues)
+
+
+def receive(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    response = sqs.receive_message(
+        QueueUrl=queue_url, MessageAttributeNames=["All"], MaxNumberOfMessages=10
+    )
+    return response.get("Messages", [])
 
 
 @pytest.fixture
@@ -185,15 +280,46 @@ def invoke_api(
     api_handler: ModuleType,
     lambda_context: FakeLambdaContext,
     state_machine_arn: str,
+    tasks_table: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Callable[[dict[str, Any]], ApiAnswer]:
     monkeypatch.setenv("STATE_MACHINE_ARN", state_machine_arn)
+    monkeypatch.setenv("TASKS_TABLE_NAME", tasks_table)
 
     def invoke(event: dict[str, Any]) -> ApiAnswer:
         response = api_handler.lambda_handler(event, lambda_context)
-        return ApiAnswer(response["statusCode"], response["headers"], json.loads(response["body"]))
+        answer = ApiAnswer(
+            response["statusCode"], response["headers"], json.loads(response["body"])
+        )
+        assert_documented(event, answer)
+        return answer
 
     return invoke
+
+
+@cache
+def _openapi() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(OPENAPI_DOCUMENT.read_text(encoding="utf-8"))
+    return document
+
+
+def assert_documented(event: dict[str, Any], answer: ApiAnswer) -> None:
+    """Every answer of a documented operation is one docs/openapi.json describes."""
+    method, path = event["requestContext"]["http"]["method"], event["rawPath"]
+    stage = event["requestContext"]["stage"]
+    if stage != "$default":
+        path = path.removeprefix(f"/{stage}")
+    template = "/schedule/{id}" if path.startswith("/schedule/") else path
+    operation = _openapi()["paths"].get(template, {}).get(method.lower())
+    if operation is None:
+        return
+    documented = operation["responses"].get(str(answer.status))
+    assert documented is not None, f"{method} {template} does not document {answer.status}"
+    schema = documented["content"]["application/json"]["schema"]
+    validator = Draft202012Validator({**schema, "components": _openapi()["components"]})
+    validator.validate(answer.body)
+    for header in documented.get("headers", {}):
+        assert header in answer.headers, f"{answer.status} answers lack {header}"
 
 
 @pytest.fixture
@@ -210,14 +336,50 @@ def post_schedule(
 
 
 @pytest.fixture
-def execution_input(sfn: Any, state_machine_arn: str) -> Callable[[str], Any]:
-    """The input of the execution named `name`."""
+def call_api(invoke_api: Callable[[dict[str, Any]], ApiAnswer]) -> Callable[..., ApiAnswer]:
+    """`method` `path` with `query` parameters and `payload` JSON-encoded as the body."""
+
+    def call(
+        method: str,
+        path: str,
+        payload: Any = None,
+        *,
+        query: dict[str, str] | None = None,
+        **event_options: Any,
+    ) -> ApiAnswer:
+        body = None if payload is None else json.dumps(payload)
+        event = _http_event(body, method=method, path=path, **event_options)
+        if query is not None:
+            event["queryStringParameters"] = query
+            event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+        return invoke_api(event)
+
+    return call
+
+
+@pytest.fixture
+def describe_execution(sfn: Any, state_machine_arn: str) -> Callable[..., dict[str, Any]]:
+    """DescribeExecution of a task's execution, by task id, version and segment."""
     executions = state_machine_arn.replace(":stateMachine:", ":execution:")
 
-    def read(name: str) -> Any:
-        return json.loads(sfn.describe_execution(executionArn=f"{executions}:{name}")["input"])
+    def describe(task_id: str, version: int = 1, segment: int = 1) -> dict[str, Any]:
+        arn = f"{executions}:{task_id}_{version}_{segment}"
+        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        return described
 
-    return read
+    return describe
+
+
+@pytest.fixture
+def execution_input(describe_execution: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
+    """The input of a task's execution, by task id, version and segment."""
+    return lambda *name: json.loads(describe_execution(*name)["input"])
+
+
+@pytest.fixture
+def execution_status(describe_execution: Callable[..., dict[str, Any]]) -> Callable[..., str]:
+    """The status (RUNNING, ABORTED, ...) of a task's execution, by id, version and segment."""
+    return lambda *name: describe_execution(*name)["status"]
 
 
 @pytest.fixture

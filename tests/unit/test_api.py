@@ -48,6 +48,8 @@ def test_schedules_a_task(post_schedule, execution_input):
     }
     assert execution_input(task_id) == {
         "id": task_id,
+        "version": 1,
+        "segment": 1,
         "timestamp": f"{SOON}T12:00:00.000Z",
         "release_at": f"{SOON}T11:59:59Z",  # the default lead: one whole second early
         "message": {"hello": "world"},
@@ -97,7 +99,7 @@ def test_execution_input_carries_nothing_from_the_request_but_the_task(
 
     assert answer.status == 201
     stored = execution_input(answer.body["id"])
-    assert set(stored) == {"id", "timestamp", "release_at", "message"}
+    assert set(stored) == {"id", "version", "segment", "timestamp", "release_at", "message"}
     assert "secret" not in json.dumps(stored)
     assert "JKJaXmPLvHcESHA" not in json.dumps(stored)  # the request id
 
@@ -226,17 +228,35 @@ def test_horizon_boundary_is_exact(post_schedule, monkeypatch):
     assert abs(datetime.fromisoformat(latest[0]) - expected) < timedelta(seconds=5)
 
 
-def test_horizon_leaves_the_execution_time_to_emit(post_schedule):
+def test_default_horizon_is_a_year(post_schedule):
     year = 365 * 24 * 3600
-    assert post_schedule({"timestamp": in_seconds(year - 3700), "message": 1}).status == 201
-    answer = post_schedule({"timestamp": in_seconds(year - 3500), "message": 1})
+    assert post_schedule({"timestamp": in_seconds(year - 60), "message": 1}).status == 201
+    answer = post_schedule({"timestamp": in_seconds(year + 60), "message": 1})
     assert_error(answer, 422, "max_horizon", "timestamp")
 
 
+def test_a_task_years_ahead_starts_with_a_first_segment(
+    post_schedule, monkeypatch, execution_input
+):
+    monkeypatch.setenv("MAX_HORIZON_SECONDS", str(3650 * 24 * 3600))
+    started = datetime.now(UTC)
+
+    answer = post_schedule({"timestamp": in_seconds(3000 * 24 * 3600), "message": 1})
+
+    assert answer.status == 201
+    stored = execution_input(answer.body["id"])
+    assert (stored["version"], stored["segment"]) == (1, 1)
+    # Released at the end of the segment (364 days, a whole second), to continue from there.
+    release = datetime.fromisoformat(stored["release_at"])
+    segment_end = started + timedelta(days=364)
+    assert timedelta(0) <= segment_end - release < timedelta(seconds=5)
+
+
 def _message_filling(limit_bytes: int, extra: int) -> str:
-    # An ASCII string message makes an execution input of 96 + len(message) bytes:
-    # {"id":"<36>","timestamp":"<24>","release_at":"<20>","message":"<message>"}.
-    overhead = len('{"id":"","timestamp":"","release_at":"","message":""}') + 36 + 24 + 20
+    # An ASCII string message makes an execution input of 120 + len(message) bytes:
+    # {"id":"<36>","version":1,"segment":1,"timestamp":"<24>","release_at":"<20>","message":"..."}.
+    empty = '{"id":"","version":1,"segment":1,"timestamp":"","release_at":"","message":""}'
+    overhead = len(empty) + 36 + 24 + 20
     return "x" * (limit_bytes - overhead + extra)
 
 
@@ -446,16 +466,26 @@ def test_throttling_is_service_unavailable(post_schedule, monkeypatch, api_logs,
     assert code in logged["exception"]
 
 
-def test_execution_started_by_a_retried_call_is_a_success(post_schedule, monkeypatch):
-    taken = ClientError(
-        {"Error": {"Code": "ExecutionAlreadyExists", "Message": "taken"}}, "StartExecution"
-    )
-    _fail_start_execution(monkeypatch, taken)
+def test_execution_started_by_a_retried_call_is_a_success(
+    post_schedule, monkeypatch, execution_status
+):
+    # The first attempt started the execution but its answer was lost; the retry is refused.
+    sfn = aws.client("stepfunctions")
+    start = sfn.start_execution
+
+    def start_then_lose_the_answer(**arguments: Any) -> None:
+        start(**arguments)
+        raise ClientError(
+            {"Error": {"Code": "ExecutionAlreadyExists", "Message": "taken"}}, "StartExecution"
+        )
+
+    monkeypatch.setattr(sfn, "start_execution", start_then_lose_the_answer)
 
     answer = post_schedule({"timestamp": FUTURE, "message": 1})
 
     assert answer.status == 201
     assert answer.body["message"].startswith("Scheduled task at ")
+    assert execution_status(answer.body["id"]) == "RUNNING"
 
 
 def test_unreachable_step_functions_is_a_bad_gateway(post_schedule, monkeypatch):

@@ -1,7 +1,10 @@
-"""The emit function, publishing to an SNS topic in moto with SQS subscribers."""
+"""The emit function, publishing to an SNS topic in moto with SQS subscribers, claiming tasks in
+a DynamoDB registry and continuing long tasks in follow-on Step Functions executions."""
 
 import json
-from dataclasses import dataclass
+import subprocess
+import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -10,35 +13,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from task_scheduler import aws, timing
-from task_scheduler.timestamps import format_timestamp
+from task_scheduler.records import TaskRecord, TaskStatus
+from task_scheduler.registry import Registry
+from task_scheduler.tasks import Task, TaskExecution, execution_arn, message_sha256
+from task_scheduler.timestamps import format_timestamp, parse_timestamp
+from tests.unit.conftest import Topic, receive
 
-TASK_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
-
-
-@dataclass(frozen=True)
-class Topic:
-    arn: str
-    envelope_queue: str  # SNS wraps the message in a JSON envelope
-    raw_queue: str  # RawMessageDelivery: the message is the SQS body
-
-
-@pytest.fixture
-def topic(sns: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch) -> Topic:
-    name = f"tasks-{uuid4().hex}"
-    topic_arn = sns.create_topic(Name=name)["TopicArn"]
-    queues = []
-    for raw in ("false", "true"):
-        url = sqs.create_queue(QueueName=f"{name}-{raw}")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        sns.subscribe(
-            TopicArn=topic_arn,
-            Protocol="sqs",
-            Endpoint=queue_arn["Attributes"]["QueueArn"],
-            Attributes={"RawMessageDelivery": raw},
-        )
-        queues.append(url)
-    monkeypatch.setenv("TOPIC_ARN", topic_arn)
-    return Topic(topic_arn, *queues)
+LEAD = 1  # the module's default emission lead
 
 
 @pytest.fixture
@@ -46,16 +27,44 @@ def emit(emit_handler, lambda_context):
     return lambda event: emit_handler.lambda_handler(event, lambda_context)
 
 
-def task_event(message: Any, seconds_ago: float = 0) -> dict[str, Any]:
-    scheduled_at = datetime.now(UTC) - timedelta(seconds=seconds_ago)
-    return {"id": TASK_ID, "timestamp": format_timestamp(scheduled_at), "message": message}
-
-
-def receive(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
-    response = sqs.receive_message(
-        QueueUrl=queue_url, MessageAttributeNames=["All"], MaxNumberOfMessages=10
+def record_of(execution: TaskExecution, arn: str) -> TaskRecord:
+    now = timing.utc_now()
+    return TaskRecord(
+        id=execution.task.id,
+        version=execution.version,
+        status=TaskStatus.SCHEDULED,
+        timestamp=execution.task.timestamp,
+        created_at=now,
+        updated_at=now,
+        execution_arn=arn,
+        message_sha256=message_sha256(execution.task.message),
     )
-    return response.get("Messages", [])
+
+
+@pytest.fixture
+def task_event(registry: Registry, state_machine_arn: str) -> Callable[..., dict[str, Any]]:
+    """The emit function's event for a task due `seconds_ago` (negative: in the future),
+    registered unless `register` is False; released at its final release unless `release_at`."""
+
+    def make(
+        message: Any,
+        seconds_ago: float = 0,
+        *,
+        version: int = 1,
+        segment: int = 1,
+        release_at: datetime | None = None,
+        register: bool = True,
+    ) -> dict[str, Any]:
+        due = format_timestamp(datetime.now(UTC) - timedelta(seconds=seconds_ago))
+        task = Task(id=f"task-{uuid4().hex}", timestamp=parse_timestamp(due), message=message)
+        release = release_at or timing.release_at(task.timestamp, LEAD)
+        execution = TaskExecution(task, version=version, segment=segment, release_at=release)
+        arn = execution_arn(state_machine_arn, execution.name)
+        if register:
+            registry.create(record_of(execution, arn))
+        return {"task": json.loads(execution.execution_input()), "execution_arn": arn}
+
+    return make
 
 
 def delivered(sqs: Any, topic: Topic) -> dict[str, tuple[str, dict[str, str]]]:
@@ -98,33 +107,35 @@ def decode(body: str, attributes: dict[str, str]) -> Any:
         None,
     ],
 )
-def test_message_arrives_intact_in_both_delivery_modes(emit, sqs, topic, message):
+def test_message_arrives_intact_in_both_delivery_modes(emit, sqs, topic, task_event, message):
     event = task_event(message)
 
     emit(event)
 
     for mode, (body, attributes) in delivered(sqs, topic).items():
         assert json.dumps(decode(body, attributes)) == json.dumps(message), mode
-        assert attributes["task_id"] == TASK_ID
-        assert attributes["scheduled_at"] == event["timestamp"]
+        assert attributes["task_id"] == event["task"]["id"]
+        assert attributes["scheduled_at"] == event["task"]["timestamp"]
 
 
 @pytest.mark.parametrize(
     ("message", "encoding"),
     [("text", "string"), ("", "json"), ("\x00", "json"), ({"a": 1}, "json"), (None, "json")],
 )
-def test_message_encoding_attribute(emit, sqs, topic, message, encoding):
+def test_message_encoding_attribute(emit, sqs, topic, task_event, message, encoding):
     emit(task_event(message))
 
     _, attributes = delivered(sqs, topic)["raw"]
     assert attributes["message_encoding"] == encoding
 
 
-def test_returns_the_emission(emit, sqs, topic):
-    result = emit(task_event("late", seconds_ago=30))
+def test_returns_the_emission(emit, sqs, topic, task_event):
+    event = task_event("late", seconds_ago=30)
+
+    result = emit(event)
 
     body = json.loads(receive(sqs, topic.envelope_queue)[0]["Body"])
-    assert result["id"] == TASK_ID
+    assert (result["id"], result["version"]) == (event["task"]["id"], 1)
     assert result["message_id"] == body["MessageId"]
     emitted_at = datetime.fromisoformat(result["emitted_at"])
     assert abs(emitted_at - datetime.now(UTC)) < timedelta(seconds=5)
@@ -132,8 +143,31 @@ def test_returns_the_emission(emit, sqs, topic):
     assert result["held_ms"] == 0  # already due: no hold
 
 
-def test_logs_and_measures_lateness(emit, topic, capsys, emit_logs):
-    emit(task_event("late", seconds_ago=30))
+def test_the_claim_marks_the_task_emitted(emit, topic, task_event, registry):
+    event = task_event("x")
+
+    emit(event)
+
+    record = registry.get(event["task"]["id"])
+    assert record.status is TaskStatus.EMITTED
+    assert abs(record.emitted_at - datetime.now(UTC)) < timedelta(seconds=5)
+    assert record.updated_at == record.emitted_at
+
+
+def test_an_emitted_task_expires_after_the_deduplication_window(emit, topic, task_event, task_item):
+    event = task_event("x")
+
+    emit(event)
+
+    expires_at = int(task_item(event["task"]["id"])["expires_at"]["N"])
+    expected = (datetime.now(UTC) + timedelta(days=90)).timestamp()
+    assert abs(expires_at - expected) < 10
+
+
+def test_logs_and_measures_lateness(emit, topic, task_event, capsys, emit_logs):
+    event = task_event("late", seconds_ago=30)
+
+    emit(event)
 
     (metrics,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     (definition,) = metrics["_aws"]["CloudWatchMetrics"]
@@ -141,19 +175,20 @@ def test_logs_and_measures_lateness(emit, topic, capsys, emit_logs):
     assert 30_000 <= metrics["EmissionLateness"][0] < 35_000
     assert metrics["TasksEmitted"] == [1.0]
     (log,) = [line for line in emit_logs() if line["message"] == "Emitted task"]
-    assert log["correlation_id"] == TASK_ID
+    assert log["correlation_id"] == event["task"]["id"]
     assert 30_000 <= log["lateness_ms"] < 35_000
     assert log["held_ms"] == 0
 
 
-def test_holds_until_the_exact_millisecond_when_released_early(emit, sqs, topic, emit_logs):
-    due = datetime.now(UTC) + timedelta(milliseconds=400)
-    event = {"id": TASK_ID, "timestamp": format_timestamp(due), "message": "on time"}
+def test_holds_until_the_exact_millisecond_when_released_early(
+    emit, sqs, topic, task_event, emit_logs
+):
+    event = task_event("on time", seconds_ago=-0.4)
 
     result = emit(event)
 
     published = datetime.now(UTC)
-    scheduled = datetime.fromisoformat(event["timestamp"])
+    scheduled = datetime.fromisoformat(event["task"]["timestamp"])
     assert scheduled <= published  # never before the timestamp
     assert result["lateness_ms"] >= 0
     assert result["held_ms"] > 0
@@ -164,6 +199,20 @@ def test_holds_until_the_exact_millisecond_when_released_early(emit, sqs, topic,
 
 # A failed invocation publishes no metric; Powertools warns about it.
 NO_METRICS = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+TASK_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+ARN = f"arn:aws:states:eu-west-1:123456789012:execution:task-scheduler:{TASK_ID}_1_1"
+INPUT = {
+    "id": TASK_ID,
+    "version": 1,
+    "segment": 1,
+    "timestamp": "2030-01-01T00:00:00Z",
+    "release_at": "2029-12-31T23:59:59Z",
+    "message": 1,
+}
+
+
+def without(key: str) -> dict[str, Any]:
+    return {name: value for name, value in INPUT.items() if name != key}
 
 
 @NO_METRICS
@@ -171,12 +220,21 @@ NO_METRICS = pytest.mark.filterwarnings("ignore:No application metrics to publis
     "event",
     [
         {},
-        {"id": TASK_ID, "timestamp": "2030-01-01T00:00:00Z"},
-        {"timestamp": "2030-01-01T00:00:00Z", "message": 1},
-        {"id": "", "timestamp": "2030-01-01T00:00:00Z", "message": 1},
-        {"id": 7, "timestamp": "2030-01-01T00:00:00Z", "message": 1},
-        {"id": TASK_ID, "timestamp": "2030-01-01T00:00:00", "message": 1},
-        {"id": TASK_ID, "timestamp": 1893456000, "message": 1},
+        {"task": INPUT},
+        {"execution_arn": ARN},
+        {"task": INPUT, "execution_arn": 7},
+        {"task": without("message"), "execution_arn": ARN},
+        {"task": without("id"), "execution_arn": ARN},
+        {"task": {**INPUT, "id": ""}, "execution_arn": ARN},
+        {"task": {**INPUT, "id": 7}, "execution_arn": ARN},
+        {"task": without("version"), "execution_arn": ARN},
+        {"task": {**INPUT, "version": 0}, "execution_arn": ARN},
+        {"task": {**INPUT, "segment": True}, "execution_arn": ARN},
+        {"task": {**INPUT, "timestamp": "2030-01-01T00:00:00"}, "execution_arn": ARN},
+        {"task": {**INPUT, "timestamp": 1893456000}, "execution_arn": ARN},
+        {"task": without("release_at"), "execution_arn": ARN},
+        {"task": [TASK_ID], "execution_arn": ARN},
+        INPUT,  # the state input itself, as the state machine passed it before
         [TASK_ID],
         "not json",
     ],
@@ -188,8 +246,8 @@ def test_invalid_event_raises_and_publishes_nothing(emit, sqs, topic, event):
     assert receive(sqs, topic.raw_queue) == []
 
 
-def test_the_sns_client_exists_before_the_hold(emit, topic, monkeypatch):
-    # On a cold start, building the client after the hold would delay the publish.
+def test_the_clients_exist_before_the_hold(emit, topic, task_event, monkeypatch):
+    # On a cold start, building a client after the hold would delay the claim and the publish.
     aws.client.cache_clear()
     clients_at_hold = []
     real_hold = timing.hold_until
@@ -202,12 +260,12 @@ def test_the_sns_client_exists_before_the_hold(emit, topic, monkeypatch):
 
     emit(task_event("x"))
 
-    assert clients_at_hold == [1]
+    assert clients_at_hold == [2]  # SNS and DynamoDB
 
 
 @NO_METRICS
 def test_a_task_not_due_within_the_timeout_fails_unpublished(
-    emit_handler, lambda_context, sqs, topic
+    emit_handler, lambda_context, sqs, topic, task_event
 ):
     # Released far too early (a Wait that misfired): hold what the timeout allows, then fail so
     # that the state machine retries, rather than publish early.
@@ -221,10 +279,218 @@ def test_a_task_not_due_within_the_timeout_fails_unpublished(
 
 
 @NO_METRICS
-def test_publish_failure_propagates(emit, topic, monkeypatch):
+def test_publish_failure_propagates_and_the_retry_publishes(
+    emit, sqs, topic, task_event, registry, monkeypatch
+):
+    event = task_event("lost?")
     monkeypatch.setenv("TOPIC_ARN", topic.arn + "-deleted")
 
     with pytest.raises(ClientError) as raised:
-        emit(task_event("lost?"))
+        emit(event)
 
     assert raised.value.response["Error"]["Code"] == "NotFound"
+    # Claimed, so nothing can cancel it any more: the state machine's retry publishes it.
+    assert registry.get(event["task"]["id"]).status is TaskStatus.EMITTED
+    monkeypatch.setenv("TOPIC_ARN", topic.arn)
+    assert "message_id" in emit(event)
+    assert receive(sqs, topic.raw_queue)[0]["Body"] == "lost?"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            lambda registry, record: registry.cancel(record.id, 1, timing.utc_now()),
+            "cancelled at version 1",
+        ),
+        (
+            lambda registry, record: registry.reschedule(
+                record.id,
+                1,
+                new_version=2,
+                timestamp=record.timestamp,
+                message_sha256=record.message_sha256,
+                execution_arn=record.execution_arn + "-v2",
+                now=timing.utc_now(),
+            ),
+            "scheduled at version 2",
+        ),
+    ],
+    ids=["cancelled", "rescheduled"],
+)
+def test_a_superseded_task_is_skipped_unpublished(
+    emit, sqs, topic, task_event, registry, change, reason, capsys
+):
+    event = task_event("stale")
+    change(registry, registry.get(event["task"]["id"]))
+
+    result = emit(event)
+
+    assert result == {"id": event["task"]["id"], "version": 1, "skipped": f"the task is {reason}"}
+    assert receive(sqs, topic.raw_queue) == []
+    assert json.loads(capsys.readouterr().out)["TasksSkipped"] == [1.0]
+
+
+@NO_METRICS
+def test_a_task_never_registered_fails_unpublished(
+    emit_handler, lambda_context, sqs, topic, task_event, monkeypatch
+):
+    monkeypatch.setattr(emit_handler, "REGISTRATION_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(emit_handler, "REGISTRATION_POLL_SECONDS", 0.1)
+
+    with pytest.raises(emit_handler.TaskNotRegistered):
+        emit_handler.lambda_handler(task_event("early", register=False), lambda_context)
+
+    assert receive(sqs, topic.raw_queue) == []
+
+
+def test_a_task_registered_while_it_waits_is_published(
+    emit, sqs, topic, task_event, emit_handler, registry, monkeypatch
+):
+    # A timestamp in the past: the execution reached the emit function before the api function
+    # registered the task, which it does right after starting the execution.
+    event = task_event("just in time", seconds_ago=1, register=False)
+    execution = TaskExecution.from_execution_input(event["task"])
+    sleeps = []
+
+    def register_while_asleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        registry.create(record_of(execution, event["execution_arn"]))
+
+    monkeypatch.setattr(emit_handler.time, "sleep", register_while_asleep)
+
+    assert "message_id" in emit(event)
+    assert sleeps == [emit_handler.REGISTRATION_POLL_SECONDS]
+    assert receive(sqs, topic.raw_queue)[0]["Body"] == "just in time"
+
+
+def test_emit_imports_neither_pydantic_nor_the_api():
+    # Its cold start eats into the emission lead: stdlib, boto3 and Powertools' Logger and Metrics.
+    code = (
+        "import sys, task_scheduler.handlers.emit; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pydantic', 'pydantic_core', 'aws_xray_sdk') or m.startswith('task_scheduler.')))"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    assert eval(imported) == [
+        "task_scheduler.aws",
+        "task_scheduler.decisions",
+        "task_scheduler.emission",
+        "task_scheduler.emit_settings",
+        "task_scheduler.executions",
+        "task_scheduler.handlers",
+        "task_scheduler.handlers.emit",
+        "task_scheduler.records",
+        "task_scheduler.registry",
+        "task_scheduler.tasks",
+        "task_scheduler.timestamps",
+        "task_scheduler.timing",
+    ]
+
+
+SEGMENT_SECONDS = 60
+
+
+@pytest.fixture
+def short_segments(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXECUTION_SEGMENT_SECONDS", str(SEGMENT_SECONDS))
+
+
+def segment_ended_now() -> datetime:
+    """The release of an execution whose segment ended now (a whole second, as the Wait's)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def test_a_segment_end_starts_the_follow_on_execution(
+    emit, sqs, topic, task_event, registry, short_segments, execution_input, capsys
+):
+    event = task_event("far ahead", seconds_ago=-3600, release_at=segment_ended_now())
+    task_id = event["task"]["id"]
+    started = datetime.now(UTC)
+
+    result = emit(event)
+
+    following = event["execution_arn"].replace("_1_1", "_1_2")
+    assert result == {"id": task_id, "version": 1, "continued": following}
+    record = registry.get(task_id)
+    assert (record.status, record.version, record.execution_arn) == (
+        TaskStatus.SCHEDULED,
+        1,
+        following,
+    )
+    carried = execution_input(task_id, 1, 2)
+    assert carried == {**event["task"], "segment": 2, "release_at": carried["release_at"]}
+    release = parse_timestamp(carried["release_at"])
+    assert (
+        timedelta(seconds=-1) < release - (started + timedelta(seconds=60)) < timedelta(seconds=5)
+    )
+    assert receive(sqs, topic.raw_queue) == []
+    assert json.loads(capsys.readouterr().out)["TasksContinued"] == [1.0]
+
+
+def test_the_last_segment_is_released_at_the_final_release(
+    emit, topic, task_event, short_segments, execution_input
+):
+    event = task_event("soon", seconds_ago=-40, release_at=segment_ended_now())
+
+    emit(event)
+
+    carried = execution_input(event["task"]["id"], 1, 2)
+    final_release = timing.release_at(parse_timestamp(event["task"]["timestamp"]), LEAD)
+    assert carried["release_at"] == timing.format_release(final_release)
+
+
+def test_a_segment_end_close_to_the_timestamp_emits_in_this_execution(
+    emit, sqs, topic, task_event, short_segments
+):
+    # The hold can reach the timestamp within the function's timeout: no follow-on execution.
+    event = task_event(
+        "close", seconds_ago=-0.3, release_at=segment_ended_now() - timedelta(seconds=5)
+    )
+
+    assert "message_id" in emit(event)
+    assert receive(sqs, topic.raw_queue)[0]["Body"] == "close"
+
+
+def test_a_retried_hand_on_is_idempotent(emit, topic, task_event, short_segments):
+    event = task_event("twice", seconds_ago=-3600, release_at=segment_ended_now())
+
+    assert emit(event)["continued"] == emit(event)["continued"]
+
+
+def test_a_superseded_segment_end_starts_nothing(
+    emit, topic, task_event, registry, short_segments, describe_execution
+):
+    event = task_event("cancelled", seconds_ago=-3600, release_at=segment_ended_now())
+    task_id = event["task"]["id"]
+    registry.cancel(task_id, 1, timing.utc_now())
+
+    result = emit(event)
+
+    assert result["skipped"] == "the task is cancelled at version 1"
+    with pytest.raises(ClientError, match="ExecutionDoesNotExist"):
+        describe_execution(task_id, 1, 2)
+
+
+def test_a_cancel_racing_the_hand_on_stops_the_follow_on_execution(
+    emit, emit_handler, topic, task_event, registry, short_segments, execution_status, monkeypatch
+):
+    # The cancel commits between the emit function's read and its conditional hand-on.
+    event = task_event("raced", seconds_ago=-3600, release_at=segment_ended_now())
+    task_id = event["task"]["id"]
+    start = emit_handler.Executions.start
+
+    def start_then_cancel(self, execution):
+        started = start(self, execution)
+        registry.cancel(task_id, 1, timing.utc_now())
+        return started
+
+    monkeypatch.setattr(emit_handler.Executions, "start", start_then_cancel)
+
+    result = emit(event)
+
+    assert result["skipped"] == "the task is cancelled at version 1"
+    assert execution_status(task_id, 1, 2) == "ABORTED"
+    assert registry.get(task_id).execution_arn == event["execution_arn"]

@@ -7,58 +7,106 @@ from task_scheduler.emit_settings import EmitSettings
 from task_scheduler.settings import ApiSettings
 
 ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:task-scheduler"
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:tasks"
+TABLE = "task-scheduler-tasks"
+SEGMENT = 364 * 24 * 3600
 
 
-def test_api_settings_default_horizon_is_a_year(monkeypatch):
+@pytest.fixture
+def api_env(monkeypatch):
     monkeypatch.setenv("STATE_MACHINE_ARN", ARN)
+    monkeypatch.setenv("TASKS_TABLE_NAME", TABLE)
 
+
+@pytest.fixture
+def emit_env(monkeypatch):
+    monkeypatch.setenv("TOPIC_ARN", TOPIC)
+    monkeypatch.setenv("TASKS_TABLE_NAME", TABLE)
+
+
+def test_api_settings_defaults(api_env):
     settings = ApiSettings.from_env()
 
-    assert (settings.state_machine_arn, settings.max_horizon_seconds) == (ARN, 31_536_000)
+    assert (settings.state_machine_arn, settings.tasks_table_name) == (ARN, TABLE)
+    assert settings.max_horizon_seconds == 31_536_000  # a year
     assert settings.emission_lead_seconds == 1
+    assert settings.execution_segment_seconds == SEGMENT
 
 
 @pytest.mark.parametrize(
     ("value", "valid"), [("0", True), ("60", True), ("-1", False), ("61", False)]
 )
-def test_api_settings_read_the_emission_lead(monkeypatch, value, valid):
-    monkeypatch.setenv("STATE_MACHINE_ARN", ARN)
+@pytest.mark.parametrize("settings", [ApiSettings, EmitSettings])
+def test_settings_read_the_emission_lead(api_env, emit_env, monkeypatch, settings, value, valid):
     monkeypatch.setenv("EMISSION_LEAD_SECONDS", value)
 
     if valid:
-        assert ApiSettings.from_env().emission_lead_seconds == int(value)
+        assert settings.from_env().emission_lead_seconds == int(value)
     else:
-        with pytest.raises(ValidationError):
-            ApiSettings.from_env()
+        with pytest.raises(ValueError, match="EMISSION_LEAD_SECONDS"):
+            settings.from_env()
 
 
-@pytest.mark.parametrize(("value", "seconds"), [("1", 1), ("3600", 3600), ("31536000", 31536000)])
-def test_api_settings_read_the_horizon(monkeypatch, value, seconds):
-    monkeypatch.setenv("STATE_MACHINE_ARN", ARN)
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("1", 1), ("3600", 3600), ("31536000", 31536000), ("315360000", 315360000)],
+)
+def test_api_settings_read_the_horizon(api_env, monkeypatch, value, seconds):
     monkeypatch.setenv("MAX_HORIZON_SECONDS", value)
 
     assert ApiSettings.from_env().max_horizon_seconds == seconds
 
 
-@pytest.mark.parametrize("value", ["0", "-5", "31536001", "one hour", ""])
-def test_api_settings_reject_a_bad_horizon(monkeypatch, value):
-    monkeypatch.setenv("STATE_MACHINE_ARN", ARN)
+@pytest.mark.parametrize("value", ["0", "-5", "315360001", "one hour", ""])
+def test_api_settings_reject_a_bad_horizon(api_env, monkeypatch, value):
     monkeypatch.setenv("MAX_HORIZON_SECONDS", value)
 
     with pytest.raises(ValidationError):
         ApiSettings.from_env()
 
 
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("1", True),
+        (str(SEGMENT), True),
+        ("0", False),
+        (str(SEGMENT + 1), False),
+        ("1e3", False),
+        ("", False),
+    ],
+)
 @pytest.mark.parametrize("settings", [ApiSettings, EmitSettings])
-def test_required_settings(monkeypatch, settings):
-    monkeypatch.delenv("STATE_MACHINE_ARN", raising=False)
-    monkeypatch.delenv("TOPIC_ARN", raising=False)
+def test_settings_read_the_segment(api_env, emit_env, monkeypatch, settings, value, valid):
+    monkeypatch.setenv("EXECUTION_SEGMENT_SECONDS", value)
 
-    with pytest.raises(ValueError, match=r"(?i)arn"):  # pydantic's ValidationError is one
+    if valid:
+        assert settings.from_env().execution_segment_seconds == int(value)
+    else:
+        with pytest.raises(ValueError, match="EXECUTION_SEGMENT_SECONDS"):
+            settings.from_env()
+
+
+@pytest.mark.parametrize(
+    ("settings", "variable"),
+    [
+        (ApiSettings, "STATE_MACHINE_ARN"),
+        (ApiSettings, "TASKS_TABLE_NAME"),
+        (EmitSettings, "TOPIC_ARN"),
+        (EmitSettings, "TASKS_TABLE_NAME"),
+    ],
+)
+def test_required_settings(api_env, emit_env, monkeypatch, settings, variable):
+    monkeypatch.delenv(variable)
+
+    with pytest.raises(ValueError, match=variable):  # pydantic's ValidationError is one
         settings.from_env()
 
 
-def test_emit_settings(monkeypatch):
-    monkeypatch.setenv("TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:tasks")
-
-    assert EmitSettings.from_env().topic_arn == "arn:aws:sns:eu-west-1:123456789012:tasks"
+def test_emit_settings(emit_env):
+    assert EmitSettings.from_env() == EmitSettings(
+        topic_arn=TOPIC,
+        tasks_table_name=TABLE,
+        emission_lead_seconds=1,
+        execution_segment_seconds=SEGMENT,
+    )

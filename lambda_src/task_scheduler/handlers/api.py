@@ -1,4 +1,4 @@
-"""API function: validate POST /schedule, then start the Step Functions execution that waits.
+"""API function: the task routes (routes/), and how every refusal becomes an HTTP answer.
 
 No Powertools Tracer: importing the X-Ray SDK creates X-Ray clients and adds about half of
 boto3's own cold start; with tracing on, Lambda's active tracing still records every invocation.
@@ -6,25 +6,24 @@ boto3's own cold start; with tracing on, Lambda's active tracing still records e
 
 import binascii
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from task_scheduler import aws, scheduling
-from task_scheduler.errors import BeyondHorizon, InvalidBody, TaskRejected, TooLarge
-from task_scheduler.models import ErrorDetail, ErrorResponse, ScheduleRequest, ScheduleResponse
+from task_scheduler.errors import TaskRejected
+from task_scheduler.models import ErrorDetail, ErrorResponse
 from task_scheduler.request_body import EXPECTED, parse_request_body
-from task_scheduler.settings import ApiSettings
+from task_scheduler.routes import read, write
 
-# Step Functions errors that mean "try again later"; botocore has already retried them.
+# Step Functions and DynamoDB errors that mean "try again later"; botocore has retried them.
 THROTTLING_CODES = frozenset(
     {
         "ThrottlingException",
@@ -32,50 +31,21 @@ THROTTLING_CODES = frozenset(
         "ServiceUnavailable",
         "RequestLimitExceeded",
         "ExecutionLimitExceeded",
+        "ProvisionedThroughputExceededException",
     }
 )
 RETRY_AFTER_SECONDS = 5
 # Keep error bodies small whatever the request: a Lambda answer is at most 6 MB.
 MAX_REPORTED_ERRORS = 20
 MAX_FIELD_NAME_CHARS = 100
-_REJECTION_STATUS: dict[type[TaskRejected], HTTPStatus] = {
-    InvalidBody: HTTPStatus.BAD_REQUEST,
-    BeyondHorizon: HTTPStatus.UNPROCESSABLE_ENTITY,
-    TooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-}
+# Malformed query and path parameters answer 400, with these rules (else pydantic's error type).
+_PARAMETER_RULES = {"status": "invalid_filter", "limit": "invalid_filter", "next": "invalid_token"}
 
 logger = Logger()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_request_body)
-
-
-@app.post("/schedule")
-def schedule(request: ScheduleRequest) -> Response[ScheduleResponse]:
-    settings = ApiSettings.from_env()
-    now = datetime.now(UTC)
-    task = scheduling.build_task(request, now=now, max_horizon_seconds=settings.max_horizon_seconds)
-    execution_input = scheduling.encode_execution_input(
-        task, lead_seconds=settings.emission_lead_seconds
-    )
-    _start_execution(settings.state_machine_arn, task.id, execution_input)
-    answer = scheduling.describe(task, now=now)
-    logger.info("Scheduled task", extra=answer.model_dump(mode="json", exclude={"message"}))
-    metrics.add_metric(name="TasksScheduled", unit=MetricUnit.Count, value=1)
-    return Response(
-        status_code=HTTPStatus.CREATED, content_type=content_types.APPLICATION_JSON, body=answer
-    )
-
-
-def _start_execution(state_machine_arn: str, name: str, execution_input: str) -> None:
-    try:
-        aws.client("stepfunctions").start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=execution_input
-        )
-    except ClientError as error:
-        # The name is a fresh uuid4, so only our own earlier attempt can hold it: botocore
-        # retried a call that had started the execution but timed out before answering.
-        if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
-            raise
+app.include_router(write.router)
+app.include_router(read.router)
 
 
 def _error_response(
@@ -114,21 +84,39 @@ def _single_error(
 # Powertools types its route decorators but not exception_handler: hence the type: ignore.
 @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
 def _invalid_request(exc: RequestValidationError) -> Response[dict[str, Any]]:
+    errors = exc.errors()
+    parameters = [e for e in errors if e["loc"][0] != "body"]
+    if parameters:
+        # loc is ("query" | "path" | "header", name).
+        details = [
+            ErrorDetail(
+                field=str(e["loc"][1]),
+                rule=_PARAMETER_RULES.get(str(e["loc"][1]), e["type"]),
+                detail=e["msg"],
+            )
+            for e in parameters
+        ]
+        names = ", ".join(dict.fromkeys(str(d.field) for d in details))
+        return _error_response(HTTPStatus.BAD_REQUEST, f"Invalid parameters: {names}.", details)
     # Powertools reads a body without Content-Type as JSON, and a form body as a form.
     content_type = app.current_event.headers.get("content-type", "").strip()
     if content_type and not content_type.startswith(content_types.APPLICATION_JSON):
         return _unsupported_media_type()
-    errors = exc.errors()
-    if len(errors[0]["loc"]) == 1:  # the body as a whole: only an empty one gets here
+    if errors[0]["loc"] == ("body",) and errors[0]["type"] == "missing":  # only an empty body
         return _single_error(
             HTTPStatus.BAD_REQUEST, "The request body is empty.", "invalid_json", EXPECTED
         )
-    # loc is ("body", field, ...); what follows the field is pydantic's own bookkeeping.
+    # loc is ("body", field, ...), or ("body",) for a rule on the body as a whole; what follows
+    # the field is pydantic's own bookkeeping.
     details = [
-        ErrorDetail(field=str(e["loc"][1])[:MAX_FIELD_NAME_CHARS], rule=e["type"], detail=e["msg"])
+        ErrorDetail(
+            field=str(e["loc"][1])[:MAX_FIELD_NAME_CHARS] if len(e["loc"]) > 1 else None,
+            rule=e["type"],
+            detail=e["msg"],
+        )
         for e in errors[:MAX_REPORTED_ERRORS]
     ]
-    fields = ", ".join(dict.fromkeys(str(d.field) for d in details))
+    fields = ", ".join(dict.fromkeys(d.field or "body" for d in details))
     return _error_response(
         HTTPStatus.UNPROCESSABLE_ENTITY, f"Invalid request fields: {fields}.", details
     )
@@ -162,26 +150,36 @@ def _undecodable_body(_: Exception) -> Response[dict[str, Any]]:
 
 @app.exception_handler(TaskRejected)  # type: ignore[untyped-decorator]
 def _task_rejected(exc: TaskRejected) -> Response[dict[str, Any]]:
-    return _error_response(_REJECTION_STATUS[type(exc)], exc.message, exc.errors)
+    return _error_response(exc.status, exc.message, exc.errors)
+
+
+@app.not_found
+def _no_route(_: NotFoundError) -> Response[dict[str, Any]]:
+    method, path = app.current_event.request_context.http.method, app.current_event.path
+    return _single_error(
+        HTTPStatus.NOT_FOUND, "No such route.", "no_route", f"{method} {path} is not a route"
+    )
 
 
 @app.exception_handler([ClientError, BotoCoreError])  # type: ignore[untyped-decorator]
 def _upstream_failed(exc: Exception) -> Response[dict[str, Any]]:
-    logger.exception("StartExecution failed")
-    code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+    logger.exception("An AWS call failed")
+    code, operation = None, None
+    if isinstance(exc, ClientError):
+        code, operation = exc.response.get("Error", {}).get("Code"), exc.operation_name
     if code in THROTTLING_CODES:
         return _single_error(
             HTTPStatus.SERVICE_UNAVAILABLE,
             f"The scheduler is busy: retry in {RETRY_AFTER_SECONDS} seconds.",
             "upstream_throttled",
-            f"Step Functions: {code}",
+            f"{operation}: {code}",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     return _single_error(
         HTTPStatus.BAD_GATEWAY,
-        "The scheduler could not start the task.",
+        "The scheduler could not reach an AWS service.",
         "upstream_error",
-        f"Step Functions: {code or type(exc).__name__}",
+        f"{operation}: {code}" if code else type(exc).__name__,
     )
 
 

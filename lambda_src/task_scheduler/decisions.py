@@ -1,0 +1,99 @@
+"""What to do next, decided from a task's record and executions. Pure: callers pass the state.
+
+Race safety comes from DynamoDB's conditional writes: the emit function claims a task (status
+scheduled -> emitted, for its version) before publishing, a cancel or reschedule changes the
+status or version under the same condition, and only one of them can succeed. These functions
+decide what a writer whose condition failed does, given the record as it now is.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from task_scheduler.records import TaskRecord, TaskStatus
+from task_scheduler.tasks import Task, TaskExecution, message_sha256
+
+# A Standard workflow execution lasts at most a year (365 days). A segment ends a day short of
+# it, which leaves the last execution time to hold, publish, retry and dead-letter.
+MAX_SEGMENT_SECONDS = 364 * 24 * 60 * 60
+
+
+class Verdict(Enum):
+    PROCEED = "proceed"
+    WAIT = "wait"  # the api function registers a task right after starting its execution
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reason: str = ""
+
+
+def after_failed_claim(current: TaskRecord | None, version: int) -> Decision:
+    """What the emit function of `version` does when its claim failed, `current` being the
+    record at the time (None: no record)."""
+    if current is None or (current.status is TaskStatus.SCHEDULED and current.version <= version):
+        return Decision(Verdict.WAIT, "the task is not registered yet")
+    if current.version == version and current.status is TaskStatus.EMITTED:
+        # An earlier attempt of this execution claimed the task, then failed to publish.
+        return Decision(Verdict.PROCEED, "claimed by an earlier attempt")
+    return Decision(Verdict.SKIP, _superseded(current))
+
+
+def segment_owner(current: TaskRecord | None, version: int) -> Decision:
+    """Whether the execution of `version` may carry the task on into a follow-on execution."""
+    if current is None or (current.status is TaskStatus.SCHEDULED and current.version < version):
+        return Decision(Verdict.WAIT, "the task is not registered yet")
+    if current.version == version and current.status is TaskStatus.SCHEDULED:
+        return Decision(Verdict.PROCEED)
+    return Decision(Verdict.SKIP, _superseded(current))
+
+
+def _superseded(current: TaskRecord) -> str:
+    return f"the task is {current.status.value} at version {current.version}"
+
+
+class CancelAction(Enum):
+    CANCEL = "cancel"
+    NONE = "none"  # already cancelled: cancelling twice is harmless
+    REFUSE = "refuse"  # emitted or failed: too late
+
+
+def cancel_action(record: TaskRecord) -> CancelAction:
+    if record.status is TaskStatus.SCHEDULED:
+        return CancelAction.CANCEL
+    if record.status is TaskStatus.CANCELLED:
+        return CancelAction.NONE
+    return CancelAction.REFUSE
+
+
+def is_replay(record: TaskRecord, task: Task) -> bool:
+    """Whether `task` is what `record` registered: same timestamp and message."""
+    return record.timestamp == task.timestamp and record.message_sha256 == message_sha256(
+        task.message
+    )
+
+
+def same_task(input_a: Mapping[str, Any], input_b: Mapping[str, Any]) -> bool:
+    """Whether two execution inputs carry the same task, version and segment. Their release
+    may differ: a segment's end depends on when its execution started."""
+    return {**input_a, "release_at": None} == {**input_b, "release_at": None}
+
+
+def segment_release(final_release: datetime, start: datetime, segment_seconds: int) -> datetime:
+    """When an execution started at `start` releases the task: at its final release, or at the
+    end of the segment if that comes first (a whole second, as the Wait state reads it)."""
+    segment_end = (start + timedelta(seconds=segment_seconds)).replace(microsecond=0)
+    return min(final_release, segment_end)
+
+
+def continues(
+    execution: TaskExecution, *, final_release: datetime, now: datetime, budget_seconds: float
+) -> bool:
+    """Whether `execution` hands the task on to a follow-on execution at `now`: its release was
+    a segment's end, and the timestamp is too far off to hold until it within the budget."""
+    too_far = (execution.task.timestamp - now).total_seconds() > budget_seconds
+    return execution.release_at < final_release and too_far

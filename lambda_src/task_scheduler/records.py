@@ -1,0 +1,79 @@
+"""The task registry's records and their DynamoDB items (stdlib only: the emit function imports it).
+
+The message is not stored: it is in the input of the execution that carries the task, so that an
+item stays under 1 KB, one write unit. `message_sha256` is enough to recognise a replayed request.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from task_scheduler.timestamps import format_timestamp, parse_timestamp
+
+# Step Functions keeps a closed execution's name this long: within it, a task id cannot be reused,
+# so the registry keeps the task as long, then DynamoDB's TTL deletes it.
+DEDUPLICATION_WINDOW = timedelta(days=90)
+
+Item = dict[str, dict[str, str]]
+"""A DynamoDB item in the low-level client's typed form, e.g. {"id": {"S": "..."}}."""
+
+
+class TaskStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    EMITTED = "emitted"
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # dead-lettered; written by the state machine
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    id: str
+    version: int
+    status: TaskStatus
+    timestamp: datetime
+    created_at: datetime
+    updated_at: datetime
+    execution_arn: str
+    message_sha256: str
+    emitted_at: datetime | None = None
+
+
+def expires_at(closed_at: datetime) -> int:
+    """The TTL of a task closed at `closed_at`, in epoch seconds."""
+    return int((closed_at + DEDUPLICATION_WINDOW).timestamp())
+
+
+def timestamp_attribute(instant: datetime) -> dict[str, str]:
+    return {"S": format_timestamp(instant)}
+
+
+def to_item(record: TaskRecord) -> Item:
+    item = {
+        "id": {"S": record.id},
+        "version": {"N": str(record.version)},
+        "status": {"S": record.status.value},
+        "timestamp": timestamp_attribute(record.timestamp),
+        "created_at": timestamp_attribute(record.created_at),
+        "updated_at": timestamp_attribute(record.updated_at),
+        "execution_arn": {"S": record.execution_arn},
+        "message_sha256": {"S": record.message_sha256},
+    }
+    if record.emitted_at is not None:
+        item["emitted_at"] = timestamp_attribute(record.emitted_at)
+    return item
+
+
+def from_item(item: Item) -> TaskRecord:
+    emitted_at = item.get("emitted_at")
+    return TaskRecord(
+        id=item["id"]["S"],
+        version=int(item["version"]["N"]),
+        status=TaskStatus(item["status"]["S"]),
+        timestamp=parse_timestamp(item["timestamp"]["S"]),
+        created_at=parse_timestamp(item["created_at"]["S"]),
+        # The state machine writes its own clock's format here (MarkFailed): parsed, not trusted.
+        updated_at=parse_timestamp(item["updated_at"]["S"]),
+        execution_arn=item["execution_arn"]["S"],
+        message_sha256=item["message_sha256"]["S"],
+        emitted_at=None if emitted_at is None else parse_timestamp(emitted_at["S"]),
+    )

@@ -1,0 +1,272 @@
+"""What the api function does for each route: registry and executions, in race-safe order.
+
+A task's execution is always started before the registry points to it, so that no record ever
+points to an execution that does not exist; a started execution that ends up unregistered is
+stopped, and one that slips through finds no record to claim (see handlers/emit.py).
+"""
+
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from task_scheduler import decisions, paging, scheduling, timing
+from task_scheduler.decisions import CancelAction
+from task_scheduler.errors import InvalidQuery, TaskConflict, TaskNotFound
+from task_scheduler.executions import Executions
+from task_scheduler.models import (
+    RescheduleRequest,
+    ScheduleRequest,
+    ScheduleResponse,
+    TaskList,
+    TaskResponse,
+    TaskSummary,
+)
+from task_scheduler.records import TaskRecord, TaskStatus
+from task_scheduler.registry import ConditionFailed, Registry
+from task_scheduler.settings import ApiSettings
+from task_scheduler.tasks import Task, TaskExecution, message_sha256
+from task_scheduler.timing import Clock
+
+# A name stays taken 90 days after its execution closed, e.g. stopped when registering failed:
+# the next free version is used then. Past these many, the id is refused.
+MAX_VERSIONS_TRIED = 5
+# Conditional writes retried when a concurrent write changed the task under them.
+MAX_WRITE_ATTEMPTS = 5
+
+
+class TaskService:
+    def __init__(
+        self,
+        settings: ApiSettings,
+        registry: Registry,
+        executions: Executions,
+        clock: Clock = timing.utc_now,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.executions = executions
+        self.clock = clock
+
+    @classmethod
+    def from_env(cls) -> "TaskService":
+        settings = ApiSettings.from_env()
+        return cls(
+            settings, Registry(settings.tasks_table_name), Executions(settings.state_machine_arn)
+        )
+
+    def schedule(
+        self, request: ScheduleRequest, idempotency_key: str | None
+    ) -> tuple[ScheduleResponse, bool]:
+        """Schedule the requested task; the answer, and whether it created the task (False:
+        a replay of the request that did)."""
+        chosen_id = scheduling.requested_id(request.id, idempotency_key)
+        now = self.clock()
+        task = scheduling.build_task(
+            request.timestamp,
+            request.message,
+            task_id=chosen_id,
+            now=now,
+            max_horizon_seconds=self.settings.max_horizon_seconds,
+        )
+        # A generated id is fresh; a chosen one may be a retry of a request that succeeded.
+        existing = self.registry.get(task.id) if chosen_id else None
+        if existing is not None:
+            return self._replay(existing, task), False
+        version, arn = self._start(task, first_version=1, now=now)
+        record = TaskRecord(
+            id=task.id,
+            version=version,
+            status=TaskStatus.SCHEDULED,
+            timestamp=task.timestamp,
+            created_at=now,
+            updated_at=now,
+            execution_arn=arn,
+            message_sha256=message_sha256(task.message),
+        )
+        try:
+            self.registry.create(record)
+        except ConditionFailed as failed:  # a concurrent request registered the id first
+            current = failed.current or self._record(task.id)
+            if current.execution_arn != arn:
+                self.executions.stop(arn, "another request registered the task id first")
+            return self._replay(current, task), False
+        except (ClientError, BotoCoreError):
+            self.executions.stop(arn, "the task could not be registered")
+            raise
+        return scheduling.describe(task, now=now), True
+
+    def _replay(self, record: TaskRecord, task: Task) -> ScheduleResponse:
+        if not decisions.is_replay(record, task):
+            raise TaskConflict.single(
+                f"Task {record.id} already exists with another timestamp or message.",
+                "id",
+                "id_conflict",
+                f"the id {record.id} is taken: send the same timestamp and message to retry, "
+                "or choose another id (an id stays taken 90 days after its task closed)",
+            )
+        original = Task(id=record.id, timestamp=record.timestamp, message=task.message)
+        return scheduling.describe(original, now=record.created_at)
+
+    def _start(self, task: Task, *, first_version: int, now: datetime) -> tuple[int, str]:
+        """Start the first execution of `task` at the first free version from `first_version`."""
+        for version in range(first_version, first_version + MAX_VERSIONS_TRIED):
+            execution = scheduling.first_execution(
+                task,
+                version=version,
+                now=now,
+                lead_seconds=self.settings.emission_lead_seconds,
+                segment_seconds=self.settings.execution_segment_seconds,
+            )
+            scheduling.check_size(execution)
+            arn = self.executions.start(execution)
+            if arn is not None:
+                return version, arn
+        raise TaskConflict.single(
+            f"Task id {task.id} was used recently.",
+            "id",
+            "id_conflict",
+            "Step Functions keeps the names of a task's executions 90 days after they close: "
+            "choose another id",
+        )
+
+    def status(self, task_id: str) -> TaskResponse:
+        record = self._record(task_id)
+        return self._response(record, self._task(record).message)
+
+    def cancel(self, task_id: str) -> TaskResponse:
+        record = self._record(task_id)
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            action = decisions.cancel_action(record)
+            if action is CancelAction.NONE:
+                return self._response(record, self._task(record).message)
+            if action is CancelAction.REFUSE:
+                raise _not_scheduled(record)
+            try:
+                cancelled = self.registry.cancel(record.id, record.version, self.clock())
+            except ConditionFailed as failed:  # emitted, rescheduled or handed on meanwhile
+                record = _found(task_id, failed.current)
+                continue
+            # The emit function's claim now fails whatever the execution does: stopping it
+            # only spares its wait.
+            self.executions.stop(cancelled.execution_arn, "the task was cancelled")
+            return self._response(cancelled, self._task(cancelled).message)
+        raise _changing(record)
+
+    def reschedule(self, task_id: str, request: RescheduleRequest) -> TaskResponse:
+        record = self._record(task_id)
+        if record.status is not TaskStatus.SCHEDULED:
+            raise _not_scheduled(record)
+        if "message" in request.model_fields_set:
+            message = request.message
+        else:
+            message = self._task(record).message
+        now = self.clock()
+        task = scheduling.build_task(
+            record.timestamp if request.timestamp is None else request.timestamp,
+            message,
+            task_id=record.id,
+            now=now,
+            max_horizon_seconds=self.settings.max_horizon_seconds,
+        )
+        version, arn = self._start(task, first_version=record.version + 1, now=now)
+        try:
+            updated = self.registry.reschedule(
+                record.id,
+                record.version,
+                new_version=version,
+                timestamp=task.timestamp,
+                message_sha256=message_sha256(task.message),
+                execution_arn=arn,
+                now=now,
+            )
+        except ConditionFailed as failed:
+            latest = _found(task_id, failed.current)
+            if latest.execution_arn == arn:  # an identical request made this very change
+                return self._response(latest, task.message)
+            self.executions.stop(arn, "the task changed while it was being rescheduled")
+            raise (
+                _changing(latest)
+                if latest.status is TaskStatus.SCHEDULED
+                else _not_scheduled(latest)
+            ) from None
+        except (ClientError, BotoCoreError):
+            self.executions.stop(arn, "the task could not be rescheduled")
+            raise
+        self.executions.stop(record.execution_arn, f"rescheduled as version {version}")
+        return self._response(updated, task.message)
+
+    def list_tasks(self, status: TaskStatus | None, limit: int, token: str | None) -> TaskList:
+        try:
+            start_key = None if token is None else paging.decode_token(token, status)
+        except paging.InvalidToken as exc:
+            raise InvalidQuery.single(
+                "Invalid paging token.",
+                "next",
+                "invalid_token",
+                f"{exc}: pass `next` from the previous page of the same listing",
+            ) from exc
+        records, last_key = self.registry.page(status, limit, start_key)
+        return TaskList(
+            tasks=[TaskSummary.model_validate(_fields(record)) for record in records],
+            next=None if last_key is None else paging.encode_token(last_key),
+        )
+
+    def _record(self, task_id: str) -> TaskRecord:
+        return _found(task_id, self.registry.get(task_id))
+
+    def _task(self, record: TaskRecord) -> Task:
+        """The task as its current execution carries it."""
+        document = self.executions.task_input(record.execution_arn)
+        if document is None:  # the execution outlived Step Functions' retention
+            raise _not_found(record.id)
+        return TaskExecution.from_execution_input(document).task
+
+    @staticmethod
+    def _response(record: TaskRecord, message: Any) -> TaskResponse:
+        return TaskResponse.model_validate({**_fields(record), "message": message})
+
+
+def _fields(record: TaskRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "status": record.status,
+        "version": record.version,
+        "timestamp": record.timestamp,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "emitted_at": record.emitted_at,
+    }
+
+
+def _found(task_id: str, record: TaskRecord | None) -> TaskRecord:
+    if record is None:
+        raise _not_found(task_id)
+    return record
+
+
+def _not_found(task_id: str) -> TaskNotFound:
+    return TaskNotFound.single(
+        f"Task {task_id} not found.",
+        None,
+        "not_found",
+        "no task has this id, or it closed more than 90 days ago",
+    )
+
+
+def _not_scheduled(record: TaskRecord) -> TaskConflict:
+    return TaskConflict.single(
+        f"Task {record.id} is {record.status.value}.",
+        None,
+        "not_scheduled",
+        f"only a scheduled task can change; this one is {record.status.value}",
+    )
+
+
+def _changing(record: TaskRecord) -> TaskConflict:
+    return TaskConflict.single(
+        f"Task {record.id} changed while the request was handled.",
+        None,
+        "concurrent_update",
+        f"the task is now at version {record.version}: read it and retry",
+    )
