@@ -37,6 +37,7 @@ ROUTES = {
     "PATCH /schedule/{id}": "AWS_IAM",
     "DELETE /schedule/{id}": "AWS_IAM",
     "GET /open": "NONE",
+    "GET /jwt": "JWT",
 }
 
 
@@ -338,6 +339,11 @@ def test_none_routes_stay_open(stack: Stack) -> None:
 
     assert status == 202
     assert "authorizer" not in event["requestContext"]
+
+
+def test_routes_with_authorizers_the_gateway_cannot_run_stay_closed(stack: Stack) -> None:
+    assert send(stack, "GET", "/jwt")[::2] == (401, {"message": "Unauthorized"})
+    assert send(stack, "GET", "/jwt", key=stack.keys["caller"])[0] == 401
 
 
 @pytest.mark.parametrize(
