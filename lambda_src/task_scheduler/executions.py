@@ -30,24 +30,31 @@ class Executions:
         Step Functions keeps a name 90 days after its execution closed. It is ours when it still
         runs the same task: a retried call that had started it, or an identical request's.
         """
-        execution_input = execution.execution_input()
-        try:
-            response = self.client.start_execution(
-                stateMachineArn=self.state_machine_arn, name=execution.name, input=execution_input
-            )
-        except ClientError as error:
-            if _error_code(error) != "ExecutionAlreadyExists":
-                raise
-        else:
-            started: str = response["executionArn"]
+        started = self.start_unless_taken(execution)
+        if started is not None:
             return started
         arn = execution_arn(self.state_machine_arn, execution.name)
         existing = self.client.describe_execution(executionArn=arn)
         if existing["status"] == "RUNNING" and same_task(
-            json.loads(existing["input"]), json.loads(execution_input)
+            json.loads(existing["input"]), json.loads(execution.execution_input())
         ):
             return arn
         return None
+
+    def start_unless_taken(self, execution: TaskExecution) -> str | None:
+        """Start `execution`; its ARN, or None if an execution already has its name."""
+        try:
+            response = self.client.start_execution(
+                stateMachineArn=self.state_machine_arn,
+                name=execution.name,
+                input=execution.execution_input(),
+            )
+        except ClientError as error:
+            if _error_code(error) != "ExecutionAlreadyExists":
+                raise
+            return None
+        started: str = response["executionArn"]
+        return started
 
     def task_input(self, arn: str) -> dict[str, Any] | None:
         """The input of execution `arn`: the task it carries (None: no such execution)."""

@@ -454,10 +454,23 @@ def test_a_segment_end_close_to_the_timestamp_emits_in_this_execution(
     assert receive(sqs, topic.raw_queue)[0]["Body"] == "close"
 
 
-def test_a_retried_hand_on_is_idempotent(emit, topic, task_event, short_segments):
+def test_a_retried_hand_on_adopts_the_follow_on_it_started(
+    emit, topic, task_event, short_segments, registry, monkeypatch
+):
     event = task_event("twice", seconds_ago=-3600, release_at=segment_ended_now())
+    first = emit(event)["continued"]
 
-    assert emit(event)["continued"] == emit(event)["continued"]
+    # The retry computes another segment end (a later clock): Step Functions refuses the name,
+    # and the emit function, which may not describe executions, adopts it.
+    monkeypatch.setenv("EXECUTION_SEGMENT_SECONDS", str(SEGMENT_SECONDS + 1))
+
+    def forbidden(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDeniedException"}}, "DescribeExecution")
+
+    monkeypatch.setattr(aws.client("stepfunctions"), "describe_execution", forbidden)
+
+    assert emit(event)["continued"] == first
+    assert registry.get(event["task"]["id"]).execution_arn == first
 
 
 def test_a_superseded_segment_end_starts_nothing(
@@ -480,14 +493,14 @@ def test_a_cancel_racing_the_hand_on_stops_the_follow_on_execution(
     # The cancel commits between the emit function's read and its conditional hand-on.
     event = task_event("raced", seconds_ago=-3600, release_at=segment_ended_now())
     task_id = event["task"]["id"]
-    start = emit_handler.Executions.start
+    start = emit_handler.Executions.start_unless_taken
 
     def start_then_cancel(self, execution):
         started = start(self, execution)
         registry.cancel(task_id, 1, timing.utc_now())
         return started
 
-    monkeypatch.setattr(emit_handler.Executions, "start", start_then_cancel)
+    monkeypatch.setattr(emit_handler.Executions, "start_unless_taken", start_then_cancel)
 
     result = emit(event)
 

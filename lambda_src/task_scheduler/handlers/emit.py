@@ -149,9 +149,11 @@ def _hand_on(
         ),
     )
     executions = Executions(tasks.state_machine_arn(execution_arn))
-    started = executions.start(following)
-    if started is None:  # its name closed: an earlier attempt's, stopped when superseded
-        return _skipped(execution, f"execution {following.name} has already run")
+    # Only an earlier attempt of this hand-on can hold the name: if the task has moved on since,
+    # the registry's condition refuses it below. (No DescribeExecution: the role lacks it.)
+    started = executions.start_unless_taken(following) or tasks.execution_arn(
+        executions.state_machine_arn, following.name
+    )
     try:
         registry.hand_on(task.id, execution.version, started, now)
     except ConditionFailed as failed:  # cancelled or rescheduled since the read
