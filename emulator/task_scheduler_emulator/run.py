@@ -32,14 +32,16 @@ def _echo(line: str) -> None:
 # Hook for the client's example (issue 8): one `task-scheduler ...` command line (the CLI of
 # client/, installed with `pip install ./client`), with `{url}` for the local API. Empty until
 # the client lands; the banner shows it under "With the client:" once set.
-CLIENT_EXAMPLE = ""
+# `make install` puts the client (client/) in .venv; elsewhere: pip install ./client.
+CLIENT_EXAMPLE = (
+    '.venv/bin/task-scheduler --url {url} schedule --in 5s --message \'{{"name": "Luke"}}\'\n'
+    "  .venv/bin/task-scheduler --url {url} tail"
+)
 
 
 def client_example(url: str) -> str:
-    """The banner's client section ('' while :data:`CLIENT_EXAMPLE` is unset)."""
-    if not CLIENT_EXAMPLE:
-        return ""
-    return "With the client (pip install ./client):\n  " + CLIENT_EXAMPLE.format(url=url) + "\n"
+    """The banner's client section: one `task-scheduler` example against this stack."""
+    return "With the client (client/README.md):\n  " + CLIENT_EXAMPLE.format(url=url) + "\n"
 
 
 def _banner(stack: LocalStack) -> str:

@@ -1,11 +1,11 @@
-"""`make stop` against what a crashed `make run` leaves behind."""
+"""`make stop` against what a crashed `make run` leaves behind, and the banner's client example."""
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
+from task_scheduler_client import cli
 from task_scheduler_emulator import run
 from task_scheduler_emulator.run import PID_FILE, stop_running
 
@@ -24,11 +24,11 @@ def test_stop_removes_the_pid_file_of_a_dead_run(tmp_path: Path) -> None:
     assert not (tmp_path / PID_FILE).exists()
 
 
-def test_banner_hook_for_the_client_example(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert run.client_example("http://127.0.0.1:8080") == ""  # until the client lands
+def test_banner_client_example_is_a_valid_command_line() -> None:
+    example = run.client_example("http://127.0.0.1:8080")
+    commands = [line.strip() for line in example.splitlines() if "task-scheduler" in line]
 
-    monkeypatch.setattr(run, "CLIENT_EXAMPLE", "task-scheduler --url {url} status ID")
-
-    assert "task-scheduler --url http://127.0.0.1:8080 status ID" in run.client_example(
-        "http://127.0.0.1:8080"
-    )
+    assert [shlex.split(c)[3] for c in commands] == ["schedule", "tail"]
+    for command in commands:
+        argv = shlex.split(command)[1:]
+        assert cli.build_parser().parse_args(argv).url == "http://127.0.0.1:8080"
