@@ -90,10 +90,9 @@ def segment_release(final_release: datetime, start: datetime, segment_seconds: i
     return min(final_release, segment_end)
 
 
-def continues(
-    execution: TaskExecution, *, final_release: datetime, now: datetime, budget_seconds: float
-) -> bool:
+def continues(execution: TaskExecution, *, final_release: datetime, now: datetime) -> bool:
     """Whether `execution` hands the task on to a follow-on execution at `now`: its release was
-    a segment's end, and the timestamp is too far off to hold until it within the budget."""
-    too_far = (execution.task.timestamp - now).total_seconds() > budget_seconds
-    return execution.release_at < final_release and too_far
+    a segment's end and the final release is still ahead. Holding instead would bill the emit
+    function for up to its whole timeout; once the final release has come, it holds (lead + 1 s
+    at most) and emits, whichever execution it is."""
+    return execution.release_at < final_release and now < final_release

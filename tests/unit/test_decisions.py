@@ -138,18 +138,21 @@ def execution_released_at(release_at: datetime, due_in: timedelta) -> TaskExecut
 
 
 @pytest.mark.parametrize(
-    ("release_at", "due_in", "budget", "hands_on"),
+    ("release_at", "due_in", "hands_on"),
     [
-        # A segment's end, the timestamp beyond the budget: a follow-on execution.
-        (NOW - timedelta(seconds=1), timedelta(hours=1), 890, True),
-        # A segment's end close enough to hold until the timestamp.
-        (NOW - timedelta(seconds=1), timedelta(seconds=30), 890, False),
+        # A segment's end, the timestamp far off: a follow-on execution.
+        (NOW - timedelta(seconds=1), timedelta(hours=1), True),
+        # A segment's end 30 s before the timestamp: a follow-on execution too, released at the
+        # final release, rather than a 30 s hold billed to the emit function.
+        (NOW - timedelta(seconds=1), timedelta(seconds=30), True),
+        # A segment's end after which the final release has come: hold and emit.
+        (NOW - timedelta(seconds=1), timedelta(milliseconds=800), False),
         # The final release: hold, and let TaskNotDue retry if it comes too early.
-        (NOW + timedelta(hours=1) - timedelta(seconds=1), timedelta(hours=1), 890, False),
+        (NOW + timedelta(hours=1) - timedelta(seconds=1), timedelta(hours=1), False),
     ],
 )
-def test_continues(release_at, due_in, budget, hands_on):
+def test_continues(release_at, due_in, hands_on):
     execution = execution_released_at(release_at.replace(microsecond=0), due_in)
     final = (execution.task.timestamp - timedelta(seconds=1)).replace(microsecond=0)
 
-    assert continues(execution, final_release=final, now=NOW, budget_seconds=budget) is hands_on
+    assert continues(execution, final_release=final, now=NOW) is hands_on

@@ -67,9 +67,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     registry = Registry(settings.tasks_table_name)
     budget = context.get_remaining_time_in_millis() / 1000 - PUBLISH_RESERVE_SECONDS
     final_release = timing.release_at(task.timestamp, settings.emission_lead_seconds)
-    if decisions.continues(
-        execution, final_release=final_release, now=timing.utc_now(), budget_seconds=budget
-    ):
+    if decisions.continues(execution, final_release=final_release, now=timing.utc_now()):
         return _hand_on(execution, execution_arn, registry, settings, final_release)
     now, held_seconds = timing.hold_until(task.timestamp, budget_seconds=budget)
     if now < task.timestamp:
