@@ -458,6 +458,19 @@ data "aws_iam_policy_document" "deployer" {
     resources = [local.table_arn]
   }
 
+  # The provider reads the AWS managed key for DynamoDB (DescribeKey on alias/aws/dynamodb) each
+  # time it reads the table, to tell it from a customer key: that key's metadata only.
+  statement {
+    sid       = "DescribeDynamoDBManagedKey"
+    actions   = ["kms:DescribeKey"]
+    resources = ["arn:${local.partition}:kms:${local.region}:*:key/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:RequestAlias"
+      values   = ["alias/aws/dynamodb"]
+    }
+  }
+
   # DynamoDB uses a customer managed key on behalf of the principal who selects it for a table,
   # who must hold these permissions on it ("Key policy for a customer managed key",
   # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html):

@@ -22,7 +22,11 @@ What the reference does not say is modelled from the service guides, each cited 
   permissions the caller needs to turn on HTTP API access logging
   (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging.html), and
   ``cloudwatch:TagResource`` for an alarm created with tags
-  (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
+  (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html),
+  and, for a DynamoDB table created or updated with a customer managed key, the permissions
+  DynamoDB uses that key with on behalf of the principal who selects it, only through DynamoDB
+  ("Key policy for a customer managed key",
+  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html).
 """
 
 from __future__ import annotations
@@ -53,6 +57,20 @@ HTTP_API_LOGGING_ACTIONS_ON_LOG_GROUP = (
     "logs:DescribeLogStreams",
     "logs:GetLogEvents",
     "logs:FilterLogEvents",
+)
+
+
+# "At a minimum, DynamoDB requires the following permissions on a customer managed key"
+# (kms:ReEncrypt* and kms:GenerateDataKey* spelled out as the actions they stand for).
+DYNAMODB_TABLE_KEY_ACTIONS = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:DescribeKey",
+    "kms:CreateGrant",
 )
 
 
@@ -271,6 +289,39 @@ class Mapper:
                 )
             )
         return (action, primary), context, extra
+
+    def _kms(self, call: ApiCall) -> Any:
+        """KMS authorises a request naming a key by its alias against the key the alias points
+        to, with the alias as ``kms:RequestAlias``
+        (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-request-alias)."""
+        p = call.params
+        action = f"kms:{call.operation}"
+        named = p.get("KeyId") or ""
+        resolved = (call.response.get("KeyMetadata") or {}).get("Arn")
+        key = named if named.startswith("arn:") and ":key/" in named else resolved
+        if not key and named and not named.startswith(("alias/", "arn:")):
+            key = self.arn("kms", f"key/{named}")
+        context = {"kms:RequestAlias": named} if named.startswith("alias/") else {}
+        return (action, self._resource(action, key)), context, []
+
+    def _dynamodb(self, call: ApiCall) -> Any:
+        p = call.params
+        action = f"dynamodb:{call.operation}"
+        name = p.get("TableName") or ""
+        table = name if name.startswith("arn:") else self.arn("dynamodb", f"table/{name}")
+        context = _tags_context({t["Key"]: t["Value"] for t in p.get("Tags", [])})
+        if call.operation == "UntagResource":
+            context["aws:TagKeys"] = sorted(p.get("TagKeys", []))
+        extra: list[Authorization] = []
+        key = (p.get("SSESpecification") or {}).get("KMSMasterKeyId")
+        if key and call.operation in {"CreateTable", "UpdateTable"}:
+            key_arn = key if key.startswith("arn:") else self.arn("kms", f"key/{key}")
+            via = {"kms:ViaService": f"dynamodb.{self.region}.amazonaws.com"}
+            extra += [
+                Authorization(kms, key_arn, via, because="table key selected by the caller")
+                for kms in DYNAMODB_TABLE_KEY_ACTIONS
+            ]
+        return (action, self._resource(action, p.get("ResourceArn"), table)), context, extra
 
     def _apigateway(self, call: ApiCall) -> Any:
         p = call.params

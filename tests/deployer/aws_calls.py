@@ -25,6 +25,7 @@ from task_scheduler_emulator.request_log import RecordedRequest
 # SigV4 signing name -> botocore service names that sign with it.
 SERVICES_BY_SIGNING_NAME = {
     "apigateway": ["apigatewayv2"],
+    "dynamodb": ["dynamodb"],
     "iam": ["iam"],
     "kms": ["kms"],
     "lambda": ["lambda"],

@@ -39,7 +39,9 @@ def test_every_phase_made_calls_of_every_service(lifecycle: Lifecycle, analysis:
     assert all(lifecycle.requests[phase] for phase in PHASES), lifecycle.seconds
     assert set(analysis.calls_per_service()) == {
         "apigateway",
+        "dynamodb",
         "iam",
+        "kms",
         "lambda",
         "logs",
         "monitoring",
@@ -54,6 +56,15 @@ def test_every_phase_made_calls_of_every_service(lifecycle: Lifecycle, analysis:
     assert {"destroy sns:Unsubscribe", "destroy apigateway:DeleteApi"} <= operations
     assert {"apply monitoring:PutMetricAlarm", "update monitoring:PutMetricAlarm"} <= operations
     assert {"update monitoring:UntagResource", "destroy monitoring:DeleteAlarms"} <= operations
+    assert {
+        "apply dynamodb:CreateTable",
+        "apply dynamodb:UpdateContinuousBackups",
+        "apply dynamodb:UpdateTimeToLive",
+        "update dynamodb:UntagResource",
+        "destroy dynamodb:DeleteTable",
+        # The provider tells DynamoDB's AWS managed key from a customer key on every read.
+        "refresh kms:DescribeKey",
+    } <= operations
 
 
 def test_every_recorded_call_is_allowed(analysis: Analysis) -> None:
@@ -78,6 +89,8 @@ def must_be_denied(lifecycle: Lifecycle) -> list[Authorization]:
     apis = f"arn:aws:apigateway:{REGION}::/apis"
     other_logs = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/apigateway/other"
     machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+    tables = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table"
+    key = lifecycle.variables["kms_key_arn"]
     return [
         Authorization("iam:CreateRole", role, {"iam:PermissionsBoundary": boundary + "-other"}),
         Authorization("iam:CreateRole", role, {}),
@@ -108,6 +121,16 @@ def must_be_denied(lifecycle: Lifecycle) -> list[Authorization]:
         Authorization(
             "cloudwatch:DeleteAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:other", {}
         ),
+        # Another stack's table; items of this module's table (CI runs no tasks).
+        Authorization("dynamodb:DeleteTable", f"{tables}/other-tasks", {}),
+        Authorization("dynamodb:PutItem", f"{tables}/{name}-tasks", {}),
+        Authorization("dynamodb:Scan", f"{tables}/{name}-tasks", {}),
+        # The key, outside DynamoDB: directly, or through another service.
+        Authorization("kms:Decrypt", key, {}),
+        Authorization("kms:CreateGrant", key, {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}),
+        # Keys' metadata only by DynamoDB's managed key's alias, and nothing else with it.
+        Authorization("kms:DescribeKey", key, {}),
+        Authorization("kms:Decrypt", key, {"kms:RequestAlias": "alias/aws/dynamodb"}),
     ]
 
 

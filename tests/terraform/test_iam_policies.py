@@ -110,6 +110,8 @@ def expected_deployer_resources(name: str) -> dict[str, set[str]]:
         "PutAlarms": alarms,
         "ManageTaskTable": {f"{region.format(service='dynamodb')}:table/{name}-tasks"},
         "EncryptTaskTable": {KEY},
+        # Any key, but only by the alias of DynamoDB's AWS managed key (kms:RequestAlias).
+        "DescribeDynamoDBManagedKey": {f"{region.format(service='kms')}:key/*"},
     }
 
 
@@ -325,6 +327,11 @@ def test_deployer_manages_the_task_table_and_its_key_only_through_dynamodb(
     granted = {a for s in deployer.values() for a in s["Action"]}
     assert not {a for a in granted if a.startswith("dynamodb:") and "Item" in a}
     assert not granted & {"dynamodb:Query", "dynamodb:Scan"}
+    # The provider looks up DynamoDB's AWS managed key by its alias whenever it reads the table.
+    assert deployer["DescribeDynamoDBManagedKey"]["Action"] == ["kms:DescribeKey"]
+    assert deployer["DescribeDynamoDBManagedKey"]["Condition"] == {
+        "StringEquals": {"kms:RequestAlias": "alias/aws/dynamodb"}
+    }
     with_key = {s["Sid"]: s for s in statements(plan(case="kms").outputs["deployer_policy_json"])}
     # "Key policy for a customer managed key": what the principal who selects the key needs.
     assert sorted(with_key["EncryptTaskTable"]["Action"]) == [
