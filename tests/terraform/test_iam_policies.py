@@ -126,8 +126,9 @@ def test_deployer_policy_is_the_documented_list_scoped_to_exact_names(
     deployer = {s["Sid"]: s for s in statements(result.outputs["deployer_policy_json"])}
     actions = {action for s in deployer.values() for action in s["Action"]}
     # Each documented action is granted where it is used (README: "Where each documented
-    # action is granted"): StartExecution by the api function's role, StopExecution nowhere,
-    # as nothing stops an execution; neither lets CI run tasks.
+    # action is granted"): StartExecution and StopExecution by the runtime roles (the api
+    # function's, and the emit function's for follow-on executions, see test_rendered.py);
+    # neither lets CI run or stop tasks.
     at_run_time = {"states:StartExecution", "states:StopExecution"}
     assert actions >= DOCUMENTED_DEPLOYER_ACTIONS - at_run_time
     assert not actions & at_run_time
