@@ -1,12 +1,13 @@
 # The module deployed into the local emulator that `make run` starts (no AWS account).
 # Only the provider differs from a real deployment: fake credentials, every service
 # pointed at the emulator, and no retry loops against calls it does not implement.
+# The account id is read from the emulator's STS, as on AWS: the HTTP API's execute-api ARN,
+# and with it the invoke policies and the gateway's IAM check, need it.
 provider "aws" {
   region                      = var.region
   access_key                  = "local"
   secret_key                  = "local"
   skip_credentials_validation = true
-  skip_requesting_account_id  = true
   skip_metadata_api_check     = true
   max_retries                 = 1
 
