@@ -80,8 +80,9 @@ test-runtimes: $(RUNTIMES:%=$(VENVS)/%/.installed) ## tests/unit under python3.1
 	  PYTHONPATH=lambda_src $(VENVS)/$$runtime/bin/python -m pytest -q -p no:cacheprovider tests/unit || exit 1; \
 	done
 
-docs: $(BIN)/.installed ## Regenerate the README's Inputs and Outputs tables from variables.tf and outputs.tf
+docs: $(BIN)/.installed ## Regenerate the README's Inputs and Outputs tables and docs/openapi.json
 	$(BIN)/python scripts/readme_tables.py
+	$(BIN)/python scripts/export_openapi.py
 
 test: lint checkov test-runtimes ## Everything CI runs: lint, checkov, unit tests per runtime, plan and local-stack tests
 	$(BIN)/pytest
