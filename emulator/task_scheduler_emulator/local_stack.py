@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from . import lambda_runtime
+from . import faults, lambda_runtime
 from .events import EventFeed
 from .gateway import Gateway
 from .server import Emulator, start_emulator
@@ -135,6 +135,7 @@ class LocalStack:
             local_routes={
                 "GET /events": self.feed.serve_sse,
                 "GET /emulator/lambda": serve_lambda_statistics,
+                **{f"{m} /emulator/faults": faults.serve for m in ("GET", "POST", "DELETE")},
             },
         )
 
