@@ -15,8 +15,15 @@ basis"; the emulator applies them exactly, never more leniently.
 Routes with ``AuthorizationType`` ``AWS_IAM`` require a SigV4 signature of an IAM user of the
 emulator allowed ``execute-api:Invoke`` on the route, as API Gateway does (see
 :mod:`.gateway_iam`); the caller reaches the function as ``requestContext.authorizer.iam``.
-``NONE`` routes are open. JWT and Lambda (``CUSTOM``) authorizers are not emulated: their routes
-answer 401 ``{"message":"Unauthorized"}`` to every request (closed, never kinder).
+``JWT`` routes run their authorizer (issuer, audience, identity source, read with
+``GetAuthorizer``) and the route's authorization scopes as API Gateway does (see
+:mod:`.gateway_jwt`): 401 ``{"message":"Unauthorized"}`` for a missing or invalid token, 403
+``{"message":"Forbidden"}`` for a valid one without a required scope; the verified token reaches
+the function as ``requestContext.authorizer.jwt``. Issuers' keys are fetched over HTTPS,
+trusting the system's CAs plus ``trusted_ca_files`` (default: the files named by
+``$TASK_SCHEDULER_EMULATOR_TRUSTED_CA``), and kept two hours.
+``NONE`` routes are open. Lambda (``CUSTOM``) authorizers are not emulated: their routes answer
+401 ``{"message":"Unauthorized"}`` to every request (closed, never kinder).
 Not emulated either: CORS, payload format 1.0, non-Lambda integrations.
 """
 
@@ -25,13 +32,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -39,6 +48,7 @@ import boto3
 from botocore.config import Config
 
 from .gateway_iam import IamAuthorizer
+from .gateway_jwt import TRUSTED_CA_ENV, JwtAuthorizer
 
 _FUNCTION_ARN = re.compile(r"arn:aws[\w-]*:lambda:[\w-]+:(\d{12}):function:[^/:]+(:[^/]+)?")
 _TEXT_TYPE = re.compile(
@@ -122,6 +132,7 @@ class _ApiRoutes:
     stages: dict[str, dict[str, Any]]  # by name
     routes: list[dict[str, Any]]
     integrations: dict[str, dict[str, Any]]
+    authorizers: dict[str, dict[str, Any]] = field(default_factory=dict)  # those routes name
 
 
 class TokenBucket:
@@ -177,8 +188,11 @@ class Gateway:
         port: int = 0,
         api_id: str | None = None,
         local_routes: Mapping[str, Callable[[BaseHTTPRequestHandler], None]] | None = None,
+        trusted_ca_files: Sequence[str | Path] | None = None,
     ) -> None:
-        """``local_routes`` ("GET /events": handler) are answered by local code, not an API."""
+        """``local_routes`` ("GET /events": handler) are answered by local code, not an API.
+        ``trusted_ca_files``: CA certificates trusted (besides the system's) to fetch JWT
+        issuers' keys; ``None`` reads them from ``$TASK_SCHEDULER_EMULATOR_TRUSTED_CA``."""
         options: dict[str, Any] = {"region_name": region, "endpoint_url": endpoint_url}
         if endpoint_url:
             options.update(aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -188,6 +202,11 @@ class Gateway:
         self._api_id = api_id
         self._region = region
         self._iam = IamAuthorizer(region)
+        if trusted_ca_files is None:
+            trusted_ca_files = [
+                f for f in os.environ.get(TRUSTED_CA_ENV, "").split(os.pathsep) if f
+            ]
+        self._jwt = JwtAuthorizer(trusted_ca_files=trusted_ca_files)
         self._local_routes = dict(local_routes or {})
         gateway = self
 
@@ -229,20 +248,28 @@ class Gateway:
         with self._routes_lock:
             if time.monotonic() - self._routes_read_at >= ROUTES_REFRESH_SECONDS:
                 self._routes_cache = [
-                    _ApiRoutes(
-                        api_id=api["ApiId"],
-                        stages={s["StageName"]: s for s in self._all("get_stages", api["ApiId"])},
-                        routes=self._all("get_routes", api["ApiId"]),
-                        integrations={
-                            i["IntegrationId"]: i
-                            for i in self._all("get_integrations", api["ApiId"])
-                        },
-                    )
+                    self._read_api(api["ApiId"])
                     for api in self._apis.get_apis().get("Items", [])
                     if api.get("ProtocolType") == "HTTP" and self._api_id in (None, api["ApiId"])
                 ]
                 self._routes_read_at = time.monotonic()
             return self._routes_cache
+
+    def _read_api(self, api_id: str) -> _ApiRoutes:
+        routes = self._all("get_routes", api_id)
+        authorizers = {}
+        for authorizer_id in {r["AuthorizerId"] for r in routes if r.get("AuthorizerId")}:
+            with contextlib.suppress(self._apis.exceptions.NotFoundException):
+                authorizers[authorizer_id] = self._apis.get_authorizer(
+                    ApiId=api_id, AuthorizerId=authorizer_id
+                )
+        return _ApiRoutes(
+            api_id=api_id,
+            stages={s["StageName"]: s for s in self._all("get_stages", api_id)},
+            routes=routes,
+            integrations={i["IntegrationId"]: i for i in self._all("get_integrations", api_id)},
+            authorizers=authorizers,
+        )
 
     def _bucket(self, api: _ApiRoutes, stage: str, route_key: str) -> TokenBucket:
         """The route's bucket on that stage; a new one (full) when its limits change."""
@@ -290,13 +317,13 @@ class Gateway:
         function = _FUNCTION_ARN.search(integration.get("IntegrationUri", ""))
         account_id = function.group(1) if function else DEFAULT_ACCOUNT_ID
         authorization = route.get("AuthorizationType") or "NONE"
-        caller = None
+        caller: dict[str, Any] | None = None
         if authorization == "AWS_IAM":
             route_arn = (
                 f"arn:aws:execute-api:{self._region}:{account_id}:{api.api_id}/{stage}/"
                 f"{request.command}/{local_path.lstrip('/')}"
             )
-            caller = self._iam.authorize(
+            signed = self._iam.authorize(
                 method=request.command,
                 raw_path=url.path or "/",
                 query=url.query,
@@ -305,8 +332,19 @@ class Gateway:
                 account_id=account_id,
                 route_arn=route_arn,
             )
-            if not isinstance(caller, dict):
-                return caller.response()
+            if not isinstance(signed, dict):
+                return signed.response()
+            caller = {"iam": signed}
+        elif authorization == "JWT":
+            verified = self._jwt.authorize(
+                api.authorizers.get(route.get("AuthorizerId") or ""),
+                route.get("AuthorizationScopes") or [],
+                request.headers,
+                url.query,
+            )
+            if not isinstance(verified, dict):
+                return verified.response()
+            caller = {"jwt": verified}
         elif authorization != "NONE":
             return _json_response(401, "Unauthorized")
         if integration.get("IntegrationType") != "AWS_PROXY" or function is None:
@@ -314,7 +352,7 @@ class Gateway:
         event = self._event(request, url.path or "/", url.query, body, api.api_id, route, stage)
         event["requestContext"]["accountId"] = account_id
         if caller is not None:
-            event["requestContext"]["authorizer"] = {"iam": caller}
+            event["requestContext"]["authorizer"] = caller
         try:
             result = self._lambda.invoke(FunctionName=function.group(0), Payload=json.dumps(event))
         except Exception:
