@@ -12,9 +12,16 @@ from urllib.parse import urlsplit
 import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from .errors import ConfigurationError
+from .errors import AwsError, ConfigurationError, TaskSchedulerError, TransportError
 
 SERVICE = "execute-api"
 
@@ -22,6 +29,11 @@ SERVICE = "execute-api"
 # {api-id}-{vpce-id}.execute-api.{region}.vpce.amazonaws.com form of private APIs.
 _EXECUTE_API_HOST = re.compile(r"\.execute-api\.([a-z]{2}(?:-[a-z]+)+-\d+)\.")
 _ARN_REGION = re.compile(r"^arn:[^:]+:[^:]+:([a-z]{2}(?:-[a-z]+)+-\d+):")
+# https://sqs.{region}.amazonaws.com/{account}/{name} (also sqs-fips., .amazonaws.com.cn) and
+# the legacy https://{region}.queue.amazonaws.com/... and https://queue.amazonaws.com/...
+_SQS_HOST = re.compile(
+    r"^(?:sqs(?:-fips)?\.([a-z]{2}(?:-[a-z]+)+-\d+)|([a-z]{2}(?:-[a-z]+)+-\d+)\.queue)\."
+)
 
 
 def region_from_url(url: str) -> str | None:
@@ -33,6 +45,15 @@ def region_from_url(url: str) -> str | None:
 def region_from_arn(arn: str) -> str | None:
     match = _ARN_REGION.match(arn)
     return match.group(1) if match else None
+
+
+def region_from_queue_url(url: str) -> str | None:
+    """The region in an SQS queue URL, None for any other host (an emulator's)."""
+    host = urlsplit(url).hostname or ""
+    if host == "queue.amazonaws.com":
+        return "us-east-1"
+    match = _SQS_HOST.match(host)
+    return (match.group(1) or match.group(2)) if match else None
 
 
 def default_session(session: Any = None, profile: str | None = None) -> Any:
@@ -73,6 +94,15 @@ def configuration_errors(doing: str) -> Iterator[None]:
         yield
     except BotoCoreError as error:
         raise ConfigurationError(f"{doing}: {error}") from error
+
+
+def aws_error(error: BotoCoreError | ClientError, doing: str) -> TaskSchedulerError:
+    """A botocore failure as the client's error: no answer, no credentials, or refused."""
+    if isinstance(error, BotocoreConnectionError | HTTPClientError):
+        return TransportError(f"{doing}: {error}")
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return ConfigurationError(f"{doing}: {error}")
+    return AwsError(f"{doing}: {error}")
 
 
 class SigV4Signer:

@@ -171,13 +171,22 @@ class TaskSchedulerClient:
         With `id`, the request is idempotent: the same id, timestamp and message answer the
         original task (nothing new is created); the same id with other content raises
         ConflictError (rule `id_conflict`). Without, the API generates an id."""
+        return self.schedule_with_status(timestamp, message, id=id)[1]
+
+    def schedule_with_status(
+        self, timestamp: datetime | str, message: Any, id: str | None = None
+    ) -> tuple[int, ScheduleResponse]:
+        """`schedule`, with the HTTP status of the answer: 201 when this request created the
+        task (or re-scheduled a `failed` one as a new version), 200 when a task with this id,
+        timestamp and message already existed."""
         body: dict[str, Any] = {
             "timestamp": timestamp if isinstance(timestamp, str) else format_instant(timestamp),
             "message": message,
         }
         if id is not None:
             body["id"] = id
-        return cast(ScheduleResponse, self.request("POST", "/schedule", body=body))
+        status, answer = self.request_with_status("POST", "/schedule", body=body)
+        return status, cast(ScheduleResponse, answer)
 
     def status(self, id: str) -> Task:
         """`GET /schedule/{id}`: the task, its state and its message. NotFoundError if unknown."""
@@ -254,6 +263,17 @@ class TaskSchedulerClient:
         body: Any = UNSET,
     ) -> Any:
         """Send one request (signed with IAM auth) and return the decoded JSON answer."""
+        return self.request_with_status(method, path, query=query, body=body)[1]
+
+    def request_with_status(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, object] | None = None,
+        body: Any = UNSET,
+    ) -> tuple[int, Any]:
+        """`request`, returning (HTTP status, decoded JSON answer) of a 2xx answer."""
         url = self.base_url + path
         params = {k: str(v) for k, v in (query or {}).items() if v is not None}
         if params:
@@ -280,7 +300,7 @@ class TaskSchedulerClient:
                 retry_after=_retry_after(response_headers),
             )
         try:
-            return json.loads(raw)
+            return status, json.loads(raw)
         except ValueError:
             raise InvalidResponseError(
                 f"HTTP {status} from {method} {url}: the body is not JSON", status=status, body=raw

@@ -20,29 +20,17 @@ from types import FrameType
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
-)
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .aws import (
+    aws_error,
     configuration_errors,
     create_client,
     default_session,
     region_from_arn,
     session_region,
 )
-from .errors import (
-    AwsError,
-    ConfigurationError,
-    TaskSchedulerError,
-    TransportError,
-    error_class,
-)
+from .errors import ConfigurationError, TransportError, error_class
 from .types import Event
 
 LONG_POLL_SECONDS = 20  # SQS's maximum
@@ -193,17 +181,8 @@ def queue_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
     }
 
 
-def _aws_error(error: BotoCoreError | ClientError, doing: str) -> TaskSchedulerError:
-    """A botocore failure as the client's error: no answer, no credentials, or refused."""
-    if isinstance(error, BotocoreConnectionError | HTTPClientError):
-        return TransportError(f"{doing}: {error}")
-    if isinstance(error, NoCredentialsError | PartialCredentialsError):
-        return ConfigurationError(f"{doing}: {error}")
-    return AwsError(f"{doing}: {error}")
-
-
 @contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
+def signals_deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM while cleaning up (main thread only), then deliver them."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -275,7 +254,7 @@ class TopicTail:
             self._open()
         except (BotoCoreError, ClientError) as error:
             self.close()
-            raise _aws_error(error, f"subscribing a queue to {self.topic_arn}") from error
+            raise aws_error(error, f"subscribing a queue to {self.topic_arn}") from error
         except BaseException:
             self.close()
             raise
@@ -308,7 +287,7 @@ class TopicTail:
 
     def close(self) -> None:
         """Unsubscribe and delete the queue (best effort: failures are logged, not raised)."""
-        with _signals_deferred():
+        with signals_deferred():
             removed = []
             if self.subscription_arn is not None:
                 self._best_effort(
@@ -349,7 +328,7 @@ class TopicTail:
                     WaitTimeSeconds=math.ceil(wait),
                 )
             except (BotoCoreError, ClientError) as error:
-                raise _aws_error(error, f"receiving from {self.queue_url}") from error
+                raise aws_error(error, f"receiving from {self.queue_url}") from error
             for sqs_message in received.get("Messages", []):
                 envelope = json.loads(sqs_message["Body"])
                 try:
@@ -361,7 +340,7 @@ class TopicTail:
                             TopicArn=self.topic_arn, Token=envelope["Token"]
                         )["SubscriptionArn"]
                 except (BotoCoreError, ClientError) as error:
-                    raise _aws_error(error, f"handling a message of {self.queue_url}") from error
+                    raise aws_error(error, f"handling a message of {self.queue_url}") from error
                 if envelope.get("Type") != "Notification":
                     continue
                 try:
@@ -378,4 +357,5 @@ __all__ = [
     "event_from_envelope",
     "parse_sse",
     "queue_policy",
+    "signals_deferred",
 ]

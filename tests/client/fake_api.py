@@ -1,6 +1,9 @@
 """A tiny in-memory stand-in for the scheduler's HTTP API (the contract in the issue 8 design),
 served on 127.0.0.1, recording every request. Until the local stack serves the real routes, the
-client's tests run against it; `respond_next` injects canned answers for error mapping."""
+client's tests run against it; `respond_next` injects canned answers for error mapping.
+
+Redrive (the issue 9 design): posting the same id, timestamp and message as a `failed` task
+re-schedules it as a new version and answers 201."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +30,8 @@ class Recorded:
     path: str  # as sent, query included
     headers: dict[str, str]  # lower-case names
     body: bytes
+    status: int | None = None  # the answer's, once decided
+    answered_at: float | None = None  # time.monotonic() just before the answer was sent
 
     @property
     def json(self) -> Any:
@@ -49,6 +55,10 @@ def _now() -> str:
 
 def _format(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _digest(message: Any) -> str:
+    return hashlib.sha256(json.dumps(message, sort_keys=True).encode()).hexdigest()
 
 
 def _error(status: int, field: str | None, rule: str, detail: str) -> tuple[int, Any]:
@@ -89,6 +99,7 @@ class FakeApi:
                     if canned is None:
                         status, answer = api.route(recorded)
                         canned = Canned(status, json.dumps(answer).encode())
+                recorded.status, recorded.answered_at = canned.status, time.monotonic()
                 self.send_response(canned.status)
                 headers = {"Content-Type": "application/json", **canned.headers}
                 for name, value in headers.items():
@@ -170,7 +181,7 @@ class FakeApi:
         if not ID.match(task_id):
             return _error(422, "id", "invalid_id", f"{task_id!r} is not a valid id")
         timestamp = _format(datetime.fromisoformat(body["timestamp"]))
-        digest = hashlib.sha256(json.dumps(body["message"], sort_keys=True).encode()).hexdigest()
+        digest = _digest(body["message"])
         response = {
             "message": f"Scheduled task at {timestamp}",
             "id": task_id,
@@ -180,6 +191,11 @@ class FakeApi:
         existing = self.tasks.get(task_id)
         if existing is not None:
             if (existing["timestamp"], self.digests[task_id]) == (timestamp, digest):
+                if existing["status"] == "failed":  # redrive: a new version
+                    existing.update(
+                        status="scheduled", version=existing["version"] + 1, updated_at=_now()
+                    )
+                    return 201, response
                 return 200, {**response, "timestamp": existing["timestamp"]}
             return _error(409, "id", "id_conflict", f"task {task_id} exists with other content")
         now = _now()
@@ -239,7 +255,7 @@ class FakeApi:
             **fields,
         }
         self.tasks[task_id] = task
-        self.digests[task_id] = ""
+        self.digests[task_id] = _digest(task["message"])
         return task
 
 

@@ -83,6 +83,17 @@ def test_schedule_with_an_id_is_idempotent_and_conflicts_name_the_id(
     assert "order-42" in str(raised.value)
 
 
+def test_schedule_with_status_tells_a_creation_from_a_replay(
+    api: FakeApi, client: TaskSchedulerClient
+) -> None:
+    status, created = client.schedule_with_status("2030-08-21T04:29:00Z", 1, id="s1")
+    assert (status, created["id"]) == (201, "s1")
+    assert client.schedule_with_status("2030-08-21T04:29:00Z", 1, id="s1") == (200, created)
+    api.tasks["s1"]["status"] = "failed"  # a redrive re-schedules it as a new version
+    assert client.schedule_with_status("2030-08-21T04:29:00Z", 1, id="s1")[0] == 201
+    assert (api.tasks["s1"]["status"], api.tasks["s1"]["version"]) == ("scheduled", 2)
+
+
 def test_status_cancel_reschedule(api: FakeApi, client: TaskSchedulerClient) -> None:
     client.schedule("2030-08-21T04:29:00Z", {"n": 1}, id="t1")
     task = client.status("t1")
