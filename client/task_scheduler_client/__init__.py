@@ -16,6 +16,7 @@ from .errors import (
     ThrottledError,
     TransportError,
 )
+from .redrive import Redrive, RedriveResult, RedriveSummary, redrive
 from .types import (
     ErrorDetail,
     ErrorResponse,
@@ -40,6 +41,9 @@ __all__ = [
     "Event",
     "InvalidResponseError",
     "NotFoundError",
+    "Redrive",
+    "RedriveResult",
+    "RedriveSummary",
     "ScheduleResponse",
     "ServerError",
     "Task",
@@ -51,4 +55,5 @@ __all__ = [
     "ThrottledError",
     "TransportError",
     "__version__",
+    "redrive",
 ]

@@ -4,11 +4,13 @@
     task-scheduler status ID | cancel ID | list --status scheduled | reschedule ID --in 1h
     task-scheduler tail                      # the local stack's /events
     task-scheduler tail --topic-arn ARN      # on AWS: an ephemeral SQS queue on the topic
+    task-scheduler redrive --queue-url URL   # re-schedule the dead-lettered tasks
 
-Exit codes: 0 done; 1 the API refused the request (4xx), or AWS refused a call of `tail`;
-2 usage or configuration error;
+Exit codes: 0 done; 1 the API refused the request (4xx), or AWS refused a call of `tail` or
+`redrive`; 2 usage or configuration error;
 3 the API failed (5xx) or answered something else than the promised JSON; 4 network error
-(no answer); 5 `tail --count N` timed out before N events; 130 Ctrl-C; 143 SIGTERM.
+(no answer); 5 `tail --count N` timed out before N events; 6 `redrive` left messages in the
+queue; 130 Ctrl-C; 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from .errors import (
     TaskSchedulerError,
     TransportError,
 )
+from .redrive import DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, Redrive, RedriveResult
 from .tail import EventStream, TopicTail
 from .times import in_from_now, parse_duration, parse_instant
 from .types import TASK_STATUSES, Event, TaskPage
@@ -49,6 +52,7 @@ EXIT_USAGE = 2
 EXIT_SERVER_ERROR = 3
 EXIT_NETWORK_ERROR = 4
 EXIT_TAIL_INCOMPLETE = 5
+EXIT_REDRIVE_LEFT = 6
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
@@ -107,8 +111,8 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     group.add_argument(
         "--region",
         default=default,
-        help="region to sign for, or of the topic (default: from the execute-api URL or the "
-        "topic ARN, else AWS_DEFAULT_REGION or AWS_REGION)",
+        help="region to sign for, or of the topic or queue (default: from the execute-api URL, "
+        "the topic ARN or the queue URL, else AWS_DEFAULT_REGION or AWS_REGION)",
     )
     group.add_argument("--profile", default=default, help="AWS profile for credentials")
     group.add_argument(
@@ -198,6 +202,36 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--count", type=int, metavar="N", help="stop after N events")
     tail.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after SECONDS")
     tail.add_argument("--id", help="only this task's emissions")
+
+    redrive = command(
+        "redrive",
+        "re-schedule the tasks of the dead-letter queue (POST /schedule); a message is "
+        "deleted only once the API answered 201 or 200",
+    )
+    redrive.add_argument(
+        "--queue-url", required=True, help="the module's sqs_dead_letter_queue_url output"
+    )
+    redrive.add_argument(
+        "--max",
+        type=int,
+        dest="max_messages",
+        metavar="N",
+        help="handle at most N messages (default: until the queue answers none)",
+    )
+    redrive.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="receive and print the tasks, post and delete nothing (no --url needed)",
+    )
+    redrive.add_argument(
+        "--wait-seconds",
+        type=int,
+        default=DEFAULT_WAIT_SECONDS,
+        metavar="S",
+        help=f"long poll of each receive, 0..{MAX_WAIT_SECONDS} (default "
+        f"{DEFAULT_WAIT_SECONDS}); the run ends at the first receive that gets nothing",
+    )
+    redrive.add_argument("--endpoint-url", help="AWS endpoint for SQS (an emulator)")
     return parser
 
 
@@ -317,6 +351,40 @@ class Cli:
             self.note(f"Following {events_url} (Ctrl-C to stop) ...")
             return self._follow(stream.events(deadline=deadline))
 
+    def cmd_redrive(self) -> int:
+        args = self.args
+        if args.max_messages is not None and args.max_messages < 1:
+            raise UsageError("--max must be at least 1")
+        if not 0 <= args.wait_seconds <= MAX_WAIT_SECONDS:
+            raise UsageError(f"--wait-seconds must be from 0 to {MAX_WAIT_SECONDS}")
+        api = None if args.dry_run and not self.url else self.client()
+        runner = Redrive(
+            args.queue_url,
+            api,
+            profile=self.profile,
+            region=self.region,
+            endpoint_url=args.endpoint_url,
+            wait_seconds=args.wait_seconds,
+            log=self.note,
+        )
+
+        def show(result: RedriveResult) -> None:
+            if self.output == "json":
+                self.emit(output.to_json(result.as_dict(), compact=True))
+            else:
+                self.emit(output.redrive_line(result))
+
+        try:
+            summary = runner.run(
+                max_messages=args.max_messages, dry_run=args.dry_run, on_result=show
+            )
+        except BaseException:
+            if runner.summary.results:
+                self.note(output.redrive_summary(runner.summary))
+            raise
+        self.note(output.redrive_summary(summary))
+        return EXIT_OK if summary.ok else EXIT_REDRIVE_LEFT
+
     def _follow(self, events: Iterator[Event]) -> int:
         wanted, received = self.args.count, 0
         for event in events:
@@ -341,6 +409,12 @@ def _hint(cli: Cli | None, error: TaskSchedulerError) -> str | None:
             return "the route may require IAM authorization: pass --auth iam"
         return "check the credentials, and that the caller is granted invoke_policy_json"
     tailing = cli is not None and cli.args.command == "tail"
+    redriving = cli is not None and cli.args.command == "redrive"
+    if isinstance(error, AwsError) and redriving and "denied" in str(error).lower():
+        return (
+            "redrive needs sqs:ReceiveMessage, sqs:DeleteMessage and "
+            "sqs:ChangeMessageVisibility on the queue (and kms:Decrypt on its customer key)"
+        )
     if isinstance(error, NotFoundError) and tailing and not error.rules:
         return "the local stack serves /events; on AWS use --topic-arn"
     if isinstance(error, TransportError) and cli is not None and cli.url:

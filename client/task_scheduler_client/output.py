@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .redrive import RedriveResult, RedriveSummary
 from .types import Event, ScheduleResponse, Task, TaskSummary
 
 TASK_FIELDS = ("id", "status", "version", "timestamp", "created_at", "updated_at", "emitted_at")
@@ -80,3 +81,40 @@ def event_line(event: Event | Mapping[str, Any]) -> str:
         f"{event.get('emitted_at', MISSING)}  {event.get('id', MISSING)}  "
         f"scheduled {event.get('timestamp', MISSING)}  {message_cell(event.get('message'))}"
     )
+
+
+def redrive_line(result: RedriveResult) -> str:
+    """One dead-lettered message, one line: outcome, HTTP status, task, version, timestamp,
+    and the API's answer or why the message was left."""
+    version = MISSING if result.version is None else f"v{result.version}"
+    return "  ".join(
+        [
+            f"{result.outcome.value:<13}",
+            f"{cell(result.http_status):<3}",
+            cell(result.id),
+            version,
+            cell(result.timestamp),
+            cell(result.detail or result.dead_letter_error),
+        ]
+    )
+
+
+def redrive_summary(summary: RedriveSummary) -> str:
+    """What a run did, in one or two sentences."""
+    name = "Dry run" if summary.dry_run else "Redrive"
+    if not summary.results:
+        text = f"{name}: no messages in the queue."
+    else:
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in summary.counts().items())
+        plural = "" if summary.received == 1 else "s"
+        text = f"{name}: {summary.received} message{plural}: {counts}."
+        if summary.dry_run:
+            text += " Nothing posted or deleted"
+        else:
+            text += f" {summary.deleted} deleted, {summary.left} left in the queue"
+        if summary.left:
+            text += f" ({summary.released} made visible again)"
+        text += "."
+    if summary.stopped:
+        text += f" Stopped early: {summary.stopped}."
+    return text
