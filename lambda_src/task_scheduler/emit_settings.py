@@ -20,6 +20,8 @@ class EmitSettings:
     tasks_table_name: str
     emission_lead_seconds: int = DEFAULT_EMISSION_LEAD_SECONDS
     execution_segment_seconds: int = MAX_SEGMENT_SECONDS
+    # The Powertools idempotency table that records each publication ("": no record kept).
+    idempotency_table_name: str = ""
 
     @classmethod
     def from_env(cls) -> Self:
@@ -32,6 +34,7 @@ class EmitSettings:
             execution_segment_seconds=_seconds(
                 "EXECUTION_SEGMENT_SECONDS", MAX_SEGMENT_SECONDS, 1, MAX_SEGMENT_SECONDS
             ),
+            idempotency_table_name=os.environ.get("IDEMPOTENCY_TABLE_NAME", ""),
         )
 
 

@@ -5,6 +5,7 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -16,8 +17,11 @@ import pytest
 from jsonschema import Draft202012Validator
 from moto import mock_aws
 
-from task_scheduler import aws
+from task_scheduler import aws, timing
+from task_scheduler.records import TaskRecord, TaskStatus
 from task_scheduler.registry import STATUS_INDEX, Registry
+from task_scheduler.tasks import Task, TaskExecution, execution_arn, message_sha256
+from task_scheduler.timestamps import format_timestamp, parse_timestamp
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -60,7 +64,12 @@ def environment() -> Iterator[None]:
             "POWERTOOLS_METRICS_NAMESPACE": "TaskSchedulerTests",
         }.items():
             patch.setenv(name, value)
-        for name in ("MAX_HORIZON_SECONDS", "EMISSION_LEAD_SECONDS", "EXECUTION_SEGMENT_SECONDS"):
+        for name in (
+            "MAX_HORIZON_SECONDS",
+            "EMISSION_LEAD_SECONDS",
+            "EXECUTION_SEGMENT_SECONDS",
+            "IDEMPOTENCY_TABLE_NAME",
+        ):
             patch.delenv(name, raising=False)
         yield
 
@@ -123,6 +132,22 @@ def create_tasks_table(dynamodb: Any) -> str:
 def tasks_table(dynamodb: Any) -> str:
     """The registry table the module's tests share."""
     return create_tasks_table(dynamodb)
+
+
+@pytest.fixture(scope="module")
+def idempotency_table(dynamodb: Any) -> str:
+    """An idempotency table as the module creates it: hash key `id`, TTL on `expiration`."""
+    name = f"task-scheduler-idempotency-{uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+    )
+    return name
 
 
 @pytest.fixture
@@ -273,6 +298,59 @@ def state_machine_arn(sfn: Any) -> str:
         roleArn=f"arn:aws:iam::{ACCOUNT}:role/task-scheduler",
     )["stateMachineArn"]
     return arn
+
+
+EMISSION_LEAD = 1  # the module's default emission lead, in seconds
+
+
+@pytest.fixture
+def emit(emit_handler: ModuleType, lambda_context: FakeLambdaContext) -> Callable[..., Any]:
+    """Invoke the emit function with `event`."""
+    return lambda event: emit_handler.lambda_handler(event, lambda_context)
+
+
+def record_of(execution: TaskExecution, arn: str) -> TaskRecord:
+    """The registry record of a task just scheduled in `execution`."""
+    now = timing.utc_now()
+    return TaskRecord(
+        id=execution.task.id,
+        version=execution.version,
+        status=TaskStatus.SCHEDULED,
+        timestamp=execution.task.timestamp,
+        created_at=now,
+        updated_at=now,
+        execution_arn=arn,
+        message_sha256=message_sha256(execution.task.message),
+    )
+
+
+@pytest.fixture
+def task_event(registry: Registry, state_machine_arn: str) -> Callable[..., dict[str, Any]]:
+    """The emit function's event for a task due `seconds_ago` (negative: in the future),
+    registered unless `register` is False; released at its final release unless `release_at`."""
+
+    def make(
+        message: Any,
+        seconds_ago: float = 0,
+        *,
+        task_id: str | None = None,
+        version: int = 1,
+        segment: int = 1,
+        release_at: datetime | None = None,
+        register: bool = True,
+    ) -> dict[str, Any]:
+        due = format_timestamp(datetime.now(UTC) - timedelta(seconds=seconds_ago))
+        task = Task(
+            id=task_id or f"task-{uuid4().hex}", timestamp=parse_timestamp(due), message=message
+        )
+        release = release_at or timing.release_at(task.timestamp, EMISSION_LEAD)
+        execution = TaskExecution(task, version=version, segment=segment, release_at=release)
+        arn = execution_arn(state_machine_arn, execution.name)
+        if register:
+            registry.create(record_of(execution, arn))
+        return {"task": json.loads(execution.execution_input()), "execution_arn": arn}
+
+    return make
 
 
 @pytest.fixture

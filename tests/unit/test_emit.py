@@ -4,67 +4,17 @@ a DynamoDB registry and continuing long tasks in follow-on Step Functions execut
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from botocore.exceptions import ClientError
 
 from task_scheduler import aws, timing
-from task_scheduler.records import TaskRecord, TaskStatus
-from task_scheduler.registry import Registry
-from task_scheduler.tasks import Task, TaskExecution, execution_arn, message_sha256
-from task_scheduler.timestamps import format_timestamp, parse_timestamp
-from tests.unit.conftest import Topic, receive
-
-LEAD = 1  # the module's default emission lead
-
-
-@pytest.fixture
-def emit(emit_handler, lambda_context):
-    return lambda event: emit_handler.lambda_handler(event, lambda_context)
-
-
-def record_of(execution: TaskExecution, arn: str) -> TaskRecord:
-    now = timing.utc_now()
-    return TaskRecord(
-        id=execution.task.id,
-        version=execution.version,
-        status=TaskStatus.SCHEDULED,
-        timestamp=execution.task.timestamp,
-        created_at=now,
-        updated_at=now,
-        execution_arn=arn,
-        message_sha256=message_sha256(execution.task.message),
-    )
-
-
-@pytest.fixture
-def task_event(registry: Registry, state_machine_arn: str) -> Callable[..., dict[str, Any]]:
-    """The emit function's event for a task due `seconds_ago` (negative: in the future),
-    registered unless `register` is False; released at its final release unless `release_at`."""
-
-    def make(
-        message: Any,
-        seconds_ago: float = 0,
-        *,
-        version: int = 1,
-        segment: int = 1,
-        release_at: datetime | None = None,
-        register: bool = True,
-    ) -> dict[str, Any]:
-        due = format_timestamp(datetime.now(UTC) - timedelta(seconds=seconds_ago))
-        task = Task(id=f"task-{uuid4().hex}", timestamp=parse_timestamp(due), message=message)
-        release = release_at or timing.release_at(task.timestamp, LEAD)
-        execution = TaskExecution(task, version=version, segment=segment, release_at=release)
-        arn = execution_arn(state_machine_arn, execution.name)
-        if register:
-            registry.create(record_of(execution, arn))
-        return {"task": json.loads(execution.execution_input()), "execution_arn": arn}
-
-    return make
+from task_scheduler.records import TaskStatus
+from task_scheduler.tasks import TaskExecution
+from task_scheduler.timestamps import parse_timestamp
+from tests.unit.conftest import EMISSION_LEAD, Topic, receive, record_of
 
 
 def delivered(sqs: Any, topic: Topic) -> dict[str, tuple[str, dict[str, str]]]:
@@ -365,11 +315,13 @@ def test_a_task_registered_while_it_waits_is_published(
 
 
 def test_emit_imports_neither_pydantic_nor_the_api():
-    # Its cold start eats into the emission lead: stdlib, boto3 and Powertools' Logger and Metrics.
+    # Its cold start eats into the emission lead: stdlib, boto3 and Powertools' Logger and
+    # Metrics. The idempotency utility comes at its first use, only when it is turned on.
     code = (
         "import sys, task_scheduler.handlers.emit; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('pydantic', 'pydantic_core', 'aws_xray_sdk') or m.startswith('task_scheduler.')))"
+        "('pydantic', 'pydantic_core', 'aws_xray_sdk') or m.startswith('task_scheduler.') "
+        "or m.startswith('aws_lambda_powertools.utilities.idempotency')))"
     )
     imported = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
@@ -382,6 +334,7 @@ def test_emit_imports_neither_pydantic_nor_the_api():
         "task_scheduler.executions",
         "task_scheduler.handlers",
         "task_scheduler.handlers.emit",
+        "task_scheduler.idempotency",
         "task_scheduler.records",
         "task_scheduler.registry",
         "task_scheduler.tasks",
@@ -438,7 +391,7 @@ def test_the_last_segment_is_released_at_the_final_release(
     emit(event)
 
     carried = execution_input(event["task"]["id"], 1, 2)
-    final_release = timing.release_at(parse_timestamp(event["task"]["timestamp"]), LEAD)
+    final_release = timing.release_at(parse_timestamp(event["task"]["timestamp"]), EMISSION_LEAD)
     assert carried["release_at"] == timing.format_release(final_release)
 
 

@@ -110,3 +110,19 @@ def test_emit_settings(emit_env):
         emission_lead_seconds=1,
         execution_segment_seconds=SEGMENT,
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "table"),
+    [(None, ""), ("", ""), ("task-scheduler-idempotency", "task-scheduler-idempotency")],
+    ids=["unset", "empty", "set"],
+)
+def test_emit_settings_read_the_idempotency_table(emit_env, monkeypatch, value, table):
+    # Unset or empty: the emit function keeps no idempotency record (variable
+    # emit_idempotency_enabled = false).
+    if value is None:
+        monkeypatch.delenv("IDEMPOTENCY_TABLE_NAME", raising=False)
+    else:
+        monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", value)
+
+    assert EmitSettings.from_env().idempotency_table_name == table

@@ -10,9 +10,16 @@ A cancel or reschedule that committed first makes the claim fail, and nothing is
 that comes later finds the task emitted and is refused. When its execution only ends a segment of
 a task beyond one execution's reach, it starts the follow-on execution instead.
 
+The claim lets a retry of the same version publish (its earlier attempt may have failed to).
+With IDEMPOTENCY_TABLE_NAME set, the hold, the claim and the publish run under the Powertools
+Idempotency utility, keyed on the task id and version: a retry after a successful publish
+answers the recorded result and publishes nothing. See idempotency.py for its configuration and
+for the duplicates that remain possible.
+
 Its imports are kept to boto3 plus the Powertools Logger and Metrics: a cold start eats into
 the lead. No Tracer (the X-Ray SDK would add more to the cold start than boto3 itself) and no
-pydantic: with tracing on, Lambda's active tracing still records every invocation.
+pydantic: with tracing on, Lambda's active tracing still records every invocation. The
+idempotency utility is imported at its first use, before the hold.
 """
 
 import time
@@ -23,10 +30,11 @@ from typing import Any
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.client import BaseClient
 
-from task_scheduler import aws, decisions, tasks, timing
+from task_scheduler import aws, decisions, idempotency, tasks, timing
 from task_scheduler.decisions import Decision, Verdict
-from task_scheduler.emission import build_sns_message
+from task_scheduler.emission import SnsMessage, build_sns_message
 from task_scheduler.emit_settings import EmitSettings
 from task_scheduler.executions import Executions
 from task_scheduler.registry import ConditionFailed, Registry
@@ -54,7 +62,8 @@ class TaskNotRegistered(Exception):
     Retry invoke the function again later."""
 
 
-@logger.inject_lambda_context(correlation_id_path="task.id")
+# log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event carries the message.
+@logger.inject_lambda_context(correlation_id_path="task.id", log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = EmitSettings.from_env()
@@ -65,10 +74,38 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     sns_message = build_sns_message(task)
     sns = aws.client("sns")
     registry = Registry(settings.tasks_table_name)
-    budget = context.get_remaining_time_in_millis() / 1000 - PUBLISH_RESERVE_SECONDS
     final_release = timing.release_at(task.timestamp, settings.emission_lead_seconds)
     if decisions.continues(execution, final_release=final_release, now=timing.utc_now()):
         return _hand_on(execution, execution_arn, registry, settings, final_release)
+
+    def emit() -> dict[str, Any]:
+        return _emit(execution, sns_message, sns, registry, settings.topic_arn, context)
+
+    if not settings.idempotency_table_name:
+        return emit()
+    # Its INPROGRESS write happens here, before the hold: it costs the instant nothing.
+    result, recorded = idempotency.once(
+        settings.idempotency_table_name, task.id, execution.version, context, emit
+    )
+    if recorded:
+        logger.info(
+            "Already emitted: answered the recorded result, published nothing", extra=result
+        )
+        metrics.add_metric(name="EmissionsReplayed", unit=MetricUnit.Count, value=1)
+    return result
+
+
+def _emit(
+    execution: TaskExecution,
+    sns_message: SnsMessage,
+    sns: BaseClient,
+    registry: Registry,
+    topic_arn: str,
+    context: LambdaContext,
+) -> dict[str, Any]:
+    """Hold until the task's instant, claim it, publish it."""
+    task = execution.task
+    budget = context.get_remaining_time_in_millis() / 1000 - PUBLISH_RESERVE_SECONDS
     now, held_seconds = timing.hold_until(task.timestamp, budget_seconds=budget)
     if now < task.timestamp:
         raise TaskNotDue(f"task {task.id} is due at {format_timestamp(task.timestamp)}")
@@ -76,7 +113,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if claim.verdict is Verdict.SKIP:
         return _skipped(execution, claim.reason)
     published = sns.publish(
-        TopicArn=settings.topic_arn,
+        TopicArn=topic_arn,
         Message=sns_message.body,
         MessageAttributes=sns_message.attributes,
     )
