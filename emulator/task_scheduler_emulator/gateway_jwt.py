@@ -10,7 +10,8 @@ The workflow of "Control access to HTTP APIs with JWT authorizers in API Gateway
    refused (401) without any further work (as for Lambda authorizers,
    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html).
    Repeated headers are joined with commas first, as API Gateway does, so two tokens never pass.
-2. **Decode** the compact JWS; anything that does not parse is refused.
+2. **Decode** the compact JWS (RFC 7515: three unpadded base64url parts, a JSON object header
+   and claims set); anything else, and any ``crit`` header extension, is refused.
 3. **Signature.** The key comes from the issuer's key set: its discovery document
    ``{issuer}/.well-known/openid-configuration`` names the ``jwks_uri``
    (https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-jwt-authorizer-keys.html).
@@ -58,7 +59,10 @@ trust is added to this authorizer's own TLS context, never to the process.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 import ssl
 import threading
 import time
@@ -70,6 +74,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import jwt
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jwt.algorithms import RSAAlgorithm
 
 TRUSTED_CA_ENV = "TASK_SCHEDULER_EMULATOR_TRUSTED_CA"
@@ -78,18 +85,13 @@ without ``trusted_ca_files`` trusts (besides the system's) to fetch issuers' key
 JWKS_CACHE_SECONDS = 2 * 60 * 60
 FETCH_TIMEOUT_SECONDS = 5.0
 MAX_DOCUMENT_BYTES = 1 << 20
-ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
-DISCOVERY_PATH = "/.well-known/openid-configuration"
-_DECODE_OPTIONS: Any = {
-    "verify_signature": True,
-    "verify_exp": False,  # the claims are checked below, with the emulator's clock
-    "verify_nbf": False,
-    "verify_iat": False,
-    "verify_iss": False,
-    "verify_aud": False,
-    "verify_sub": False,
-    "verify_jti": False,
+ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {
+    "RS256": hashes.SHA256,
+    "RS384": hashes.SHA384,
+    "RS512": hashes.SHA512,
 }
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _Response = tuple[int, dict[str, str], bytes]
 
@@ -157,6 +159,32 @@ def token_scopes(claims: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def _segment(text: str) -> bytes:
+    """One base64url segment of a compact JWS: unpadded and canonical, else ValueError."""
+    if not _SEGMENT.fullmatch(text) or len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != text.encode():
+        raise ValueError("not canonical base64url")
+    return raw
+
+
+def parse_jws(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    """(header, claims, signing input, signature) of a compact JWS with JSON object parts;
+    ValueError for anything else (a JWE, a token with ``crit`` extensions, ...)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("not a compact JWS")
+    try:
+        header, claims = (json.loads(_segment(part)) for part in parts[:2])
+        signature = _segment(parts[2])
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise ValueError(str(error)) from error
+    if not isinstance(header, dict) or not isinstance(claims, dict) or "crit" in header:
+        raise ValueError("not a JWT")
+    return header, claims, f"{parts[0]}.{parts[1]}".encode(), signature
+
+
 def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
@@ -169,7 +197,7 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
 @dataclass
 class _KeySet:
     fetched_at: float
-    keys: dict[str, tuple[Any, str | None]]  # kid -> (public key, the JWK's alg)
+    keys: dict[str, tuple[rsa.RSAPublicKey, str | None]]  # kid -> (public key, the JWK's alg)
 
 
 class JwtAuthorizer:
@@ -216,16 +244,18 @@ class JwtAuthorizer:
         if not isinstance(jwks_uri, str):
             raise FetchFailed(f"the discovery document of {issuer} names no jwks_uri")
         document = self._get_json(jwks_uri)
-        keys: dict[str, tuple[Any, str | None]] = {}
+        keys: dict[str, tuple[rsa.RSAPublicKey, str | None]] = {}
         for jwk in document.get("keys", []) if isinstance(document, dict) else []:
             if not isinstance(jwk, dict) or jwk.get("kty") != "RSA":
                 continue
             if jwk.get("use", "sig") != "sig" or not isinstance(jwk.get("kid"), str):
                 continue
             try:
-                keys[jwk["kid"]] = (RSAAlgorithm.from_jwk(jwk), jwk.get("alg"))
+                public_key = RSAAlgorithm.from_jwk(jwk)
             except (jwt.InvalidKeyError, ValueError, KeyError, TypeError):
                 continue
+            if isinstance(public_key, rsa.RSAPublicKey):
+                keys[jwk["kid"]] = (public_key, jwk.get("alg"))
         with self._lock:
             self.fetches += 1
         return _KeySet(fetched_at=self._monotonic(), keys=keys)
@@ -284,11 +314,11 @@ class JwtAuthorizer:
         if token is None:
             return JwtDenied(401, "the identity source carries no token", scopes)
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
+            header, claims, signing_input, signature = parse_jws(token)
+        except ValueError:
             return JwtDenied(401, "the token is not a valid JWT", scopes)
         algorithm, kid = header.get("alg"), header.get("kid")
-        if algorithm not in ALGORITHMS:
+        if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
             return JwtDenied(401, f"the token's algorithm {algorithm!r} is not supported", scopes)
         if not isinstance(kid, str):
             return JwtDenied(401, "the token has no kid", scopes)
@@ -302,8 +332,8 @@ class JwtAuthorizer:
         if found is None or found[1] not in (None, algorithm):
             return JwtDenied(401, "the token's kid is not in the issuer's key set", scopes)
         try:
-            claims = jwt.decode(token, found[0], algorithms=[algorithm], options=_DECODE_OPTIONS)
-        except jwt.PyJWTError:
+            found[0].verify(signature, signing_input, padding.PKCS1v15(), ALGORITHMS[algorithm]())
+        except InvalidSignature:
             return JwtDenied(401, "the token's signature is invalid", scopes)
         denied = self._check_claims(claims, issuer, audience, scopes)
         if denied is not None:

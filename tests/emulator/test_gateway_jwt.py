@@ -4,6 +4,7 @@ route's scopes), with API Gateway's 401 and 403 answers."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import threading
@@ -217,9 +218,32 @@ def test_a_missing_token_is_unauthorized(stack: Stack) -> None:
     _unauthorized(stack.send("POST", "/schedule", ""))  # "Bearer " and nothing
 
 
-@pytest.mark.parametrize("token", ["not-a-jwt", "a.b.c", "eyJhbGciOiJSUzI1NiJ9..", "x" * 5000])
+def _b64(document: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["not-a-jwt", "a.b.c", "eyJhbGciOiJSUzI1NiJ9..", "x" * 5000, "a.b.c.d.e",
+     f"{_b64({'alg': ['RS256'], 'kid': 'k'})}.{_b64({})}.c2ln",
+     f"{_b64([1])}.{_b64({})}.c2ln", f"{_b64({'alg': 'RS256'})}.{_b64('claims')}.c2ln"],
+)  # fmt: skip
 def test_a_malformed_token_is_unauthorized(stack: Stack, token: str) -> None:
     _unauthorized(stack.send("GET", "/schedule/x", token))
+
+
+def test_a_token_with_padding_or_crit_is_unauthorized(stack: Stack) -> None:
+    header, payload, signature = stack.issuer.mint().split(".")
+    crit = jwt.encode(
+        {"iss": stack.issuer.issuer_url},
+        new_rsa_key(),
+        algorithm="RS256",
+        headers={"kid": stack.issuer.kid, "crit": ["exp"], "exp": 1},
+    )
+
+    padded = f"{header}{'=' * (-len(header) % 4) or '===='}.{payload}.{signature}"
+    _unauthorized(stack.send("GET", "/schedule/x", padded), "the token is not a valid JWT")
+    _unauthorized(stack.send("GET", "/schedule/x", crit), "the token is not a valid JWT")
 
 
 def test_a_bad_signature_is_unauthorized(stack: Stack) -> None:
