@@ -1,10 +1,13 @@
 """`make run`: the product on localhost, until Ctrl-C (or `make stop`) destroys it.
 
-    python -m task_scheduler_emulator.run [--port 8080] [--state-dir build/local]
+    python -m task_scheduler_emulator.run [--port 8080] [--state-dir build/local] [--trust-ca PEM]
     python -m task_scheduler_emulator.run --stop
 
 The port defaults to $TASK_SCHEDULER_PORT, else 8080. `--ready-file` receives the endpoints as
-JSON once the API is served (for scripts and tests).
+JSON once the API is served (for scripts and tests). With `authorization_type = "JWT"`, the
+gateway fetches the issuer's keys over HTTPS trusting the system's CAs plus each `--trust-ca`
+file and those in $TASK_SCHEDULER_EMULATOR_TRUSTED_CA (`os.pathsep`-separated), e.g. the local
+test issuer's `ca_file` (task_scheduler_emulator.oidc_issuer).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from pathlib import Path
 
 from . import lambda_runtime
+from .gateway_jwt import TRUSTED_CA_ENV
 from .local_stack import REGION, REPO_ROOT, LocalStack
 
 DEFAULT_STATE_DIR = REPO_ROOT / "build" / "local"
@@ -75,6 +79,14 @@ Watch it arrive:
 {client_example(url)}
 Ctrl-C (or `make stop`) destroys the stack and stops everything.
 """
+
+
+def trust(ca_files: list[Path]) -> None:
+    """Have this process's gateway trust ``ca_files`` too: they are added to the variable
+    :data:`TRUSTED_CA_ENV`, which only the gateway's own TLS context reads."""
+    trusted = [os.environ.get(TRUSTED_CA_ENV, ""), *(str(path.resolve()) for path in ca_files)]
+    if ca_files:
+        os.environ[TRUSTED_CA_ENV] = os.pathsep.join(path for path in trusted if path)
 
 
 def stop_running(state_dir: Path) -> int:
@@ -134,9 +146,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     parser.add_argument("--ready-file", type=Path)
     parser.add_argument("--stop", action="store_true", help="stop a running `make run`")
+    parser.add_argument(
+        "--trust-ca",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="a CA certificate the gateway trusts to fetch a JWT issuer's keys (repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.stop:
         return stop_running(args.state_dir)
+    trust(args.trust_ca)
     return serve(args.port, args.state_dir, args.ready_file)
 
 
