@@ -108,11 +108,17 @@ class JwtDenied:
         error = "insufficient_scope" if self.status == 403 else "invalid_token"
         message = "Forbidden" if self.status == 403 else "Unauthorized"
         challenge = (
-            f'Bearer scope="{" ".join(self.scopes)}" error="{error}" '
-            f'error_description="{self.description}"'
+            f'Bearer scope="{_quotable(" ".join(self.scopes))}" error="{error}" '
+            f'error_description="{_quotable(self.description)}"'
         )
         headers = {"content-type": "application/json", "www-authenticate": challenge}
         return self.status, headers, json.dumps({"message": message}).encode()
+
+
+def _quotable(text: str) -> str:
+    """``text`` fit for a quoted header parameter: no quotes, backslashes or control
+    characters."""
+    return "".join("'" if c in '"\\' else " " if ord(c) < 32 or ord(c) == 127 else c for c in text)
 
 
 class FetchFailed(Exception):

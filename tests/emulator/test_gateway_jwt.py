@@ -25,6 +25,7 @@ from task_scheduler_emulator import Emulator, Gateway
 from task_scheduler_emulator.gateway_jwt import (
     TRUSTED_CA_ENV,
     JwtAuthorizer,
+    JwtDenied,
     claim_value,
     token_scopes,
 )
@@ -479,3 +480,13 @@ def test_claim_values_render_as_payload_format_2_0_does(value: Any, rendered: st
 )  # fmt: skip
 def test_token_scopes(claims: dict[str, Any], scopes: list[str]) -> None:
     assert token_scopes(claims) == scopes
+
+
+def test_the_challenge_header_cannot_be_split_or_unquoted() -> None:
+    _, headers, body = JwtDenied(401, 'bad "issuer"\r\nx-injected: 1', ('a"b',)).response()
+
+    assert headers["www-authenticate"] == (
+        'Bearer scope="a\'b" error="invalid_token" '
+        "error_description=\"bad 'issuer'  x-injected: 1\""
+    )
+    assert json.loads(body) == {"message": "Unauthorized"}
