@@ -70,6 +70,24 @@ def cancel_action(record: TaskRecord) -> CancelAction:
     return CancelAction.REFUSE
 
 
+class ScheduleAction(Enum):
+    """What a POST /schedule does when its task id is registered already."""
+
+    REPLAY = "replay"  # answer the task as registered (200)
+    REDRIVE = "redrive"  # schedule the failed task again as a new version (201)
+    CONFLICT = "conflict"  # the id holds another task (409)
+
+
+def schedule_action(record: TaskRecord, task: Task) -> ScheduleAction:
+    """Scheduling `task` again under `record`'s id: a failed task re-runs, as the client's
+    `redrive` of a dead-lettered task does; anything else is a replay or a conflict."""
+    if not is_replay(record, task):
+        return ScheduleAction.CONFLICT
+    if record.status is TaskStatus.FAILED:
+        return ScheduleAction.REDRIVE
+    return ScheduleAction.REPLAY
+
+
 def is_replay(record: TaskRecord, task: Task) -> bool:
     """Whether `task` is what `record` registered: same timestamp and message."""
     return record.timestamp == task.timestamp and record.message_sha256 == message_sha256(

@@ -81,7 +81,8 @@ class ScheduleRequest(BaseModel):
     id: TaskId | None = Field(
         default=None,
         description="Your id for the task, to retry the request safely: the same id with the "
-        "same timestamp and message answers 200 with the task and creates nothing. "
+        "same timestamp and message answers 200 with the task and creates nothing; if that "
+        "task failed (dead-lettered), it is scheduled again (201). "
         "Without it, the scheduler generates one.",
     )
 

@@ -23,7 +23,7 @@ from task_scheduler.records import (
 )
 
 STATUS_INDEX = "status-timestamp"
-_STILL_SCHEDULED = "version = :version AND #status = :scheduled"
+_STILL_AS_READ = "version = :version AND #status = :expected"
 
 
 class ConditionFailed(Exception):
@@ -104,6 +104,28 @@ class Registry:
             names={"#timestamp": "timestamp"},  # a DynamoDB reserved word, as status is
         )
 
+    def redrive(
+        self, task_id: str, version: int, *, new_version: int, execution_arn: str, now: datetime
+    ) -> TaskRecord:
+        """Schedule `version` of a failed task again, as `new_version` in `execution_arn`.
+
+        Its timestamp and message stay; so does an earlier claim's emitted_at and expires_at,
+        which go: a scheduled task neither was emitted nor expires.
+        """
+        return self._update(
+            task_id,
+            version,
+            "SET version = :new_version, #status = :scheduled, execution_arn = :execution_arn, "
+            "updated_at = :now REMOVE emitted_at, expires_at",
+            {
+                ":new_version": {"N": str(new_version)},
+                ":scheduled": {"S": TaskStatus.SCHEDULED.value},
+                ":execution_arn": {"S": execution_arn},
+                ":now": timestamp_attribute(now),
+            },
+            expected=TaskStatus.FAILED,
+        )
+
     def hand_on(self, task_id: str, version: int, execution_arn: str, now: datetime) -> TaskRecord:
         """Record that the follow-on execution `execution_arn` now carries the task."""
         return self._update(
@@ -141,18 +163,19 @@ class Registry:
         update: str,
         values: dict[str, dict[str, str]],
         names: dict[str, str] | None = None,
+        expected: TaskStatus = TaskStatus.SCHEDULED,
     ) -> TaskRecord:
-        """Apply `update` to `version` of the task if it is still scheduled."""
+        """Apply `update` to `version` of the task if it is still `expected` (scheduled)."""
         response = self._write(
             "update_item",
             Key={"id": {"S": task_id}},
             UpdateExpression=update,
-            ConditionExpression=_STILL_SCHEDULED,
+            ConditionExpression=_STILL_AS_READ,
             ExpressionAttributeNames={**(names or {}), "#status": "status"},
             ExpressionAttributeValues={
                 **values,
                 ":version": {"N": str(version)},
-                ":scheduled": {"S": TaskStatus.SCHEDULED.value},
+                ":expected": {"S": expected.value},
             },
             ReturnValues="ALL_NEW",
         )

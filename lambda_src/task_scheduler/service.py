@@ -3,15 +3,20 @@
 A task's execution is always started before the registry points to it, so that no record ever
 points to an execution that does not exist; a started execution that ends up unregistered is
 stopped, and one that slips through finds no record to claim (see handlers/emit.py).
+
+POST /schedule with the id, timestamp and message of a failed (dead-lettered) task redrives it:
+its next version in a new execution, registered on condition that the record is still that
+failed version, so two identical redrives schedule it once.
 """
 
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from task_scheduler import decisions, paging, scheduling, timing
-from task_scheduler.decisions import CancelAction
+from task_scheduler.decisions import CancelAction, ScheduleAction
 from task_scheduler.errors import InvalidQuery, TaskConflict, TaskNotFound
 from task_scheduler.executions import Executions
 from task_scheduler.models import (
@@ -33,6 +38,14 @@ from task_scheduler.timing import Clock
 MAX_VERSIONS_TRIED = 5
 # Conditional writes retried when a concurrent write changed the task under them.
 MAX_WRITE_ATTEMPTS = 5
+
+
+class Scheduled(Enum):
+    """What POST /schedule did."""
+
+    CREATED = "created"
+    REDRIVEN = "redriven"  # a failed task with this id, timestamp and message: scheduled again
+    REPLAYED = "replayed"  # the task with this id, timestamp and message exists: nothing done
 
 
 class TaskService:
@@ -57,9 +70,8 @@ class TaskService:
 
     def schedule(
         self, request: ScheduleRequest, idempotency_key: str | None
-    ) -> tuple[ScheduleResponse, bool]:
-        """Schedule the requested task; the answer, and whether it created the task (False:
-        a replay of the request that did)."""
+    ) -> tuple[ScheduleResponse, Scheduled]:
+        """Schedule the requested task; the answer, and what scheduling it did."""
         chosen_id = scheduling.requested_id(request.id, idempotency_key)
         now = self.clock()
         task = scheduling.build_task(
@@ -72,7 +84,7 @@ class TaskService:
         # A generated id is fresh; a chosen one may be a retry of a request that succeeded.
         existing = self.registry.get(task.id) if chosen_id else None
         if existing is not None:
-            return self._replay(existing, task), False
+            return self._again(existing, task, now)
         version, arn = self._start(task, first_version=1, now=now)
         record = TaskRecord(
             id=task.id,
@@ -90,14 +102,18 @@ class TaskService:
             current = failed.current or self._record(task.id)
             if current.execution_arn != arn:
                 self.executions.stop(arn, "another request registered the task id first")
-            return self._replay(current, task), False
+            return self._again(current, task, now)
         except (ClientError, BotoCoreError):
             self.executions.stop(arn, "the task could not be registered")
             raise
-        return scheduling.describe(task, now=now), True
+        return scheduling.describe(task, now=now), Scheduled.CREATED
 
-    def _replay(self, record: TaskRecord, task: Task) -> ScheduleResponse:
-        if not decisions.is_replay(record, task):
+    def _again(
+        self, record: TaskRecord, task: Task, now: datetime
+    ) -> tuple[ScheduleResponse, Scheduled]:
+        """Schedule `task` under the id `record` holds: a replay, a redrive or a conflict."""
+        action = decisions.schedule_action(record, task)
+        if action is ScheduleAction.CONFLICT:
             raise TaskConflict.single(
                 f"Task {record.id} already exists with another timestamp or message.",
                 "id",
@@ -105,8 +121,31 @@ class TaskService:
                 f"the id {record.id} is taken: send the same timestamp and message to retry, "
                 "or choose another id (an id stays taken 90 days after its task closed)",
             )
+        if action is ScheduleAction.REDRIVE:
+            return self._redrive(record, task, now)
         original = Task(id=record.id, timestamp=record.timestamp, message=task.message)
-        return scheduling.describe(original, now=record.created_at)
+        return scheduling.describe(original, now=record.created_at), Scheduled.REPLAYED
+
+    def _redrive(
+        self, record: TaskRecord, task: Task, now: datetime
+    ) -> tuple[ScheduleResponse, Scheduled]:
+        """Schedule the failed task `record` again, as its next version."""
+        version, arn = self._start(task, first_version=record.version + 1, now=now)
+        try:
+            self.registry.redrive(
+                record.id, record.version, new_version=version, execution_arn=arn, now=now
+            )
+        except ConditionFailed as failed:  # e.g. an identical request redrove it first
+            current = _found(task.id, failed.current)
+            if current.execution_arn != arn:
+                self.executions.stop(arn, "the task changed while it was being redriven")
+            if current.status is TaskStatus.FAILED:  # and it failed again since
+                raise _changing(current) from None
+            return self._again(current, task, now)  # a replay or a conflict now
+        except (ClientError, BotoCoreError):
+            self.executions.stop(arn, "the task could not be redriven")
+            raise
+        return scheduling.describe(task, now=now), Scheduled.REDRIVEN
 
     def _start(self, task: Task, *, first_version: int, now: datetime) -> tuple[int, str]:
         """Start the first execution of `task` at the first free version from `first_version`."""

@@ -12,7 +12,7 @@ from task_scheduler import aws, timing
 from task_scheduler.paging import encode_token
 from task_scheduler.records import TaskStatus
 from task_scheduler.registry import Registry
-from tests.unit.conftest import create_tasks_table
+from tests.unit.conftest import create_tasks_table, receive
 from tests.unit.test_api import FUTURE, assert_error, in_seconds
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -308,7 +308,7 @@ def test_status_of_an_emitted_task(call_api, schedule, registry):
     assert close_to_now(body["emitted_at"])
 
 
-def mark_failed(dynamodb: Any, table: str, task_id: str) -> None:
+def mark_failed(dynamodb: Any, table: str, task_id: str, version: int = 1) -> None:
     """What the state machine's MarkFailed state writes, with its own clock's format."""
     dynamodb.update_item(
         TableName=table,
@@ -319,7 +319,7 @@ def mark_failed(dynamodb: Any, table: str, task_id: str) -> None:
         ExpressionAttributeValues={
             ":failed": {"S": "failed"},
             ":now": {"S": "2030-01-01T00:00:00.123456Z"},
-            ":version": {"N": "1"},
+            ":version": {"N": str(version)},
         },
     )
 
@@ -348,6 +348,149 @@ def test_a_malformed_id_in_the_path_is_a_bad_request(call_api, method, task_id):
     answer = call_api(method, task_path(task_id), payload)
 
     assert_error(answer, 400, "invalid_id", "id")
+
+
+# Redrive: the id of a failed (dead-lettered) task, with the same timestamp and message
+
+
+@pytest.fixture
+def failed(schedule, dynamodb, tasks_table):
+    """Schedule a task, claim it as the emit function does, then mark it failed as the state
+    machine does once the publish failed for good; returns its request."""
+
+    def fail(message: Any = "dead-lettered", timestamp: str = FUTURE) -> dict[str, Any]:
+        task_id = schedule(message, timestamp=timestamp)
+        Registry(tasks_table, dynamodb).claim(task_id, 1, timing.utc_now())
+        mark_failed(dynamodb, tasks_table, task_id)
+        return {"timestamp": timestamp, "message": message, "id": task_id}
+
+    return fail
+
+
+def test_a_failed_task_posted_again_is_scheduled_as_its_next_version(
+    call_api, failed, registry, task_item, execution_input, execution_status
+):
+    request = failed({"order": 7})
+    task_id = request["id"]
+
+    answer = call_api("POST", "/schedule", request)
+
+    assert answer.status == 201
+    assert (answer.body["id"], answer.body["fires_immediately"]) == (task_id, False)
+    record = registry.get(task_id)
+    assert (record.status, record.version, record.emitted_at) == (TaskStatus.SCHEDULED, 2, None)
+    assert record.execution_arn.endswith(f":{task_id}_2_1")
+    assert "expires_at" not in task_item(task_id)
+    assert execution_input(task_id, 2, 1)["message"] == {"order": 7}
+    assert execution_status(task_id, 2, 1) == "RUNNING"
+    status = call_api("GET", task_path(task_id)).body
+    assert (status["status"], status["version"], status["message"]) == (
+        "scheduled",
+        2,
+        {"order": 7},
+    )
+
+
+def test_a_redrive_sent_twice_schedules_once(call_api, failed, execution_count, registry):
+    # The client lost the first answer and sends it again: a replay of the redrive.
+    request = failed()
+    first = call_api("POST", "/schedule", request)
+    started = execution_count()
+
+    again = call_api("POST", "/schedule", request)
+
+    assert (first.status, again.status) == (201, 200)
+    assert execution_count() == started
+    assert registry.get(request["id"]).version == 2
+
+
+@pytest.mark.parametrize(
+    "change", [{"message": "other"}, {"timestamp": in_seconds(7200)}], ids=["message", "timestamp"]
+)
+def test_a_failed_task_with_other_content_is_a_conflict(
+    call_api, failed, execution_count, registry, change
+):
+    request = failed()
+    started = execution_count()
+
+    answer = call_api("POST", "/schedule", {**request, **change})
+
+    assert_error(answer, 409, "id_conflict", "id")
+    assert execution_count() == started
+    assert registry.get(request["id"]).status is TaskStatus.FAILED
+
+
+def test_a_task_that_fails_again_is_redriven_again(
+    call_api, failed, dynamodb, tasks_table, registry
+):
+    request = failed(timestamp="2001-01-01T00:00:00Z")
+    assert call_api("POST", "/schedule", request).status == 201
+    registry.claim(request["id"], 2, timing.utc_now())
+    mark_failed(dynamodb, tasks_table, request["id"], version=2)
+
+    answer = call_api("POST", "/schedule", request)
+
+    assert (answer.status, answer.body["fires_immediately"]) == (201, True)
+    assert registry.get(request["id"]).version == 3
+
+
+def test_concurrent_identical_redrives_schedule_once(
+    call_api, failed, monkeypatch, registry, execution_status, execution_count
+):
+    request = failed()
+    started = execution_count()
+    redrive = Registry.redrive
+
+    def overtaken(self: Registry, *args: Any, **kwargs: Any) -> Any:
+        redrive(self, *args, **kwargs)  # the other request's write, which found the same execution
+        return redrive(self, *args, **kwargs)
+
+    monkeypatch.setattr(Registry, "redrive", overtaken)
+
+    answer = call_api("POST", "/schedule", request)
+
+    assert answer.status == 200
+    assert execution_count() == started + 1
+    assert execution_status(request["id"], 2, 1) == "RUNNING"
+    assert registry.get(request["id"]).version == 2
+
+
+def test_a_failed_redrive_stops_its_execution_and_leaves_the_task_failed(
+    call_api, failed, monkeypatch, registry, execution_status
+):
+    request = failed()
+
+    def throttled(*_: Any, **__: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+            "UpdateItem",
+        )
+
+    monkeypatch.setattr(Registry, "redrive", throttled)
+
+    answer = call_api("POST", "/schedule", request)
+
+    assert_error(answer, 503, "upstream_throttled")
+    assert execution_status(request["id"], 2, 1) == "ABORTED"
+    record = registry.get(request["id"])
+    assert (record.status, record.version) == (TaskStatus.FAILED, 1)
+
+
+def test_a_redriven_task_is_emitted(
+    call_api, failed, emit, sqs, topic, execution_input, state_machine_arn, registry
+):
+    request = failed("again", timestamp="2001-01-01T00:00:00Z")
+    call_api("POST", "/schedule", request)
+    task_id = request["id"]
+    execution = state_machine_arn.replace(":stateMachine:", ":execution:")
+
+    emitted = emit(
+        {"task": execution_input(task_id, 2, 1), "execution_arn": f"{execution}:{task_id}_2_1"}
+    )
+
+    assert emitted["version"] == 2
+    assert [m["Body"] for m in receive(sqs, topic.raw_queue)] == ["again"]
+    assert registry.get(task_id).status is TaskStatus.EMITTED
 
 
 # Cancel

@@ -7,12 +7,14 @@ import pytest
 
 from task_scheduler.decisions import (
     CancelAction,
+    ScheduleAction,
     Verdict,
     after_failed_claim,
     cancel_action,
     continues,
     is_replay,
     same_task,
+    schedule_action,
     segment_owner,
     segment_release,
 )
@@ -98,6 +100,32 @@ def test_cancel_action(status, action):
 )
 def test_replay_or_conflict(task, replay):
     assert is_replay(RECORD, task) is replay
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [
+        (TaskStatus.SCHEDULED, ScheduleAction.REPLAY),
+        (TaskStatus.EMITTED, ScheduleAction.REPLAY),
+        (TaskStatus.CANCELLED, ScheduleAction.REPLAY),
+        # Dead-lettered: the same task posted again (the client's redrive) runs again.
+        (TaskStatus.FAILED, ScheduleAction.REDRIVE),
+    ],
+)
+def test_scheduling_the_same_task_again(status, action):
+    task = Task(id="t", timestamp=RECORD.timestamp, message={"m": 1})
+
+    assert schedule_action(record(status), task) is action
+
+
+@pytest.mark.parametrize("status", list(TaskStatus))
+@pytest.mark.parametrize(
+    "change", [{"message": {"m": 2}}, {"timestamp": NOW}], ids=["message", "timestamp"]
+)
+def test_scheduling_other_content_under_a_taken_id_conflicts(status, change):
+    task = Task(**{"id": "t", "timestamp": RECORD.timestamp, "message": {"m": 1}, **change})
+
+    assert schedule_action(record(status), task) is ScheduleAction.CONFLICT
 
 
 def test_same_task_ignores_only_the_release():

@@ -126,6 +126,37 @@ def test_a_hand_on_keeps_the_version(empty):
         empty.hand_on("t", 1, "arn-segment-3", LATER)
 
 
+def test_a_redrive_schedules_a_failed_task_again_as_a_new_version(empty, dynamodb):
+    empty.create(a_record())
+    empty.claim("t", 1, NOW)  # claimed, then the publish failed for good: dead-lettered
+    dynamodb.update_item(
+        TableName=empty.table_name,
+        Key={"id": {"S": "t"}},
+        UpdateExpression="SET #status = :failed",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":failed": {"S": "failed"}},
+    )
+
+    redriven = empty.redrive("t", 1, new_version=2, execution_arn="arn-2", now=LATER)
+
+    assert redriven == a_record(version=2, execution_arn="arn-2", updated_at=LATER)
+    item = dynamodb.get_item(TableName=empty.table_name, Key={"id": {"S": "t"}})["Item"]
+    assert "expires_at" not in item  # scheduled again: it must not expire
+    assert empty.claim("t", 2, LATER).status is TaskStatus.EMITTED
+
+
+@pytest.mark.parametrize("close", ["scheduled", "cancel", "claim"])
+def test_only_a_failed_task_can_be_redriven(empty, close):
+    empty.create(a_record())
+    if close != "scheduled":
+        getattr(empty, close)("t", 1, LATER)
+
+    with pytest.raises(ConditionFailed) as raised:
+        empty.redrive("t", 1, new_version=2, execution_arn="arn-2", now=LATER)
+
+    assert raised.value.current.version == 1
+
+
 def test_a_write_to_a_missing_task_fails_with_none(empty):
     with pytest.raises(ConditionFailed) as raised:
         empty.claim("missing", 1, LATER)

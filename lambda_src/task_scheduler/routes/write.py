@@ -17,7 +17,7 @@ from task_scheduler.models import (
     TaskResponse,
 )
 from task_scheduler.routes.common import TaskIdPath, answer, errors
-from task_scheduler.service import TaskService
+from task_scheduler.service import Scheduled, TaskService
 
 logger = Logger(child=True)
 metrics = Metrics()
@@ -39,11 +39,18 @@ IdempotencyKey = Annotated[
     summary="Schedule a task",
     description="Schedule `message` for publication to the topic at `timestamp`. With an id "
     "(body `id` or Idempotency-Key header), retrying is safe within the deduplication window: "
-    "Step Functions keeps a task's execution names 90 days after the task closes.",
+    "Step Functions keeps a task's execution names 90 days after the task closes. The id of a "
+    "failed (dead-lettered) task with the same timestamp and message schedules it again, as its "
+    "next version: that is how `task-scheduler redrive` re-runs the dead-letter queue.",
     responses={
-        201: answer("Scheduled.", ScheduleResponse),
+        201: answer(
+            "Scheduled; or a failed task with this id, timestamp and message scheduled again.",
+            ScheduleResponse,
+        ),
         200: answer(
-            "A replay: the task with this id, timestamp and message exists.", ScheduleResponse
+            "A replay: the task with this id, timestamp and message exists (scheduled, "
+            "emitted or cancelled); nothing was done.",
+            ScheduleResponse,
         ),
         **errors(400, 409, 413, 415, 422),
     },
@@ -51,15 +58,18 @@ IdempotencyKey = Annotated[
 def schedule(
     request: ScheduleRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[ScheduleResponse]:
-    answered, created = TaskService.from_env().schedule(request, idempotency_key)
+    answered, scheduled = TaskService.from_env().schedule(request, idempotency_key)
     details = answered.model_dump(mode="json", exclude={"message"})
-    if created:
+    if scheduled is Scheduled.CREATED:
         logger.info("Scheduled task", extra=details)
         metrics.add_metric(name="TasksScheduled", unit=MetricUnit.Count, value=1)
+    elif scheduled is Scheduled.REDRIVEN:
+        logger.info("Scheduled a failed task again", extra=details)
+        metrics.add_metric(name="TasksRedriven", unit=MetricUnit.Count, value=1)
     else:
         logger.info("Replayed a request", extra=details)
     return Response(
-        status_code=HTTPStatus.CREATED if created else HTTPStatus.OK,
+        status_code=HTTPStatus.OK if scheduled is Scheduled.REPLAYED else HTTPStatus.CREATED,
         content_type=content_types.APPLICATION_JSON,
         body=answered,
     )
