@@ -183,7 +183,11 @@ def _upstream_failed(exc: Exception) -> Response[dict[str, Any]]:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+# log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event carries credentials
+# (Authorization, X-Amz-Security-Token, cookies) and the authorizer's claims.
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False
+)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Media types are case-insensitive, but Powertools compares them as written.
