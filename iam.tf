@@ -130,6 +130,19 @@ data "aws_iam_policy_document" "claim_tasks" {
   }
 }
 
+# emit (var.emit_idempotency_enabled): the Powertools Idempotency utility reads a task version's
+# record, writes it before publishing (a conditional put), completes it after, and deletes it
+# when the publish fails so that the retry may publish.
+data "aws_iam_policy_document" "idempotency_records" {
+  count = var.emit_idempotency_enabled ? 1 : 0
+
+  statement {
+    sid       = "RecordEmissions"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.idempotency[0].arn]
+  }
+}
+
 # emit: at a segment's end, starts the task's follow-on execution, and stops it again if the
 # task changed meanwhile.
 data "aws_iam_policy_document" "continue_executions" {
@@ -158,7 +171,8 @@ data "aws_iam_policy_document" "mark_failed" {
 # Empty without a customer managed key. DynamoDB decrypts the table key with the key of the
 # table on behalf of the principal who accesses the table
 # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html),
-# so every role that reads or writes items may decrypt with it, through DynamoDB only.
+# so every role that reads or writes items may decrypt with it, through DynamoDB only (the
+# idempotency table uses the same key).
 data "aws_iam_policy_document" "table_key" {
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
@@ -241,7 +255,7 @@ data "aws_iam_policy_document" "emit" {
     data.aws_iam_policy_document.claim_tasks.json,
     data.aws_iam_policy_document.continue_executions.json,
     data.aws_iam_policy_document.table_key.json,
-  ], local.tracing_policies)
+  ], data.aws_iam_policy_document.idempotency_records[*].json, local.tracing_policies)
 }
 
 data "aws_iam_policy_document" "state_machine" {
@@ -307,7 +321,12 @@ locals {
     alarm    = "arn:${local.partition}:cloudwatch:${local.region}:*:alarm"
     dynamodb = "arn:${local.partition}:dynamodb:${local.region}:*"
   }
-  table_arn = "${local.arn_prefix.dynamodb}:table/${aws_dynamodb_table.this.name}"
+  # The task table, and the idempotency table whether or not it exists now, so that a deployer
+  # can still delete it after emit_idempotency_enabled is turned off.
+  table_arns = [
+    for table in [aws_dynamodb_table.this.name, "${var.name}-idempotency"] :
+    "${local.arn_prefix.dynamodb}:table/${table}"
+  ]
   log_delivery_actions = [
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
@@ -447,7 +466,7 @@ data "aws_iam_policy_document" "deployer" {
   }
 
   statement {
-    sid = "ManageTaskTable"
+    sid = "ManageTables"
     actions = [
       "dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:DescribeTable",
       "dynamodb:DescribeContinuousBackups", "dynamodb:UpdateContinuousBackups",
@@ -455,7 +474,7 @@ data "aws_iam_policy_document" "deployer" {
       "dynamodb:ListTagsOfResource", "dynamodb:TagResource", "dynamodb:UntagResource",
       "dynamodb:UpdateTable", # unused: only when kms_key_arn changes, or a module upgrade changes the table's index
     ]
-    resources = [local.table_arn]
+    resources = local.table_arns
   }
 
   # The provider reads the AWS managed key for DynamoDB (DescribeKey on alias/aws/dynamodb) each
@@ -478,7 +497,7 @@ data "aws_iam_policy_document" "deployer" {
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
     content {
-      sid = "EncryptTaskTable"
+      sid = "EncryptTables"
       actions = [
         "kms:DescribeKey", "kms:CreateGrant", "kms:Encrypt", "kms:Decrypt",
         "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
@@ -585,6 +604,17 @@ data "aws_iam_policy_document" "deployer" {
       "${local.apigateway_arn_prefix}/apis/*/integrations/*",
       "${local.apigateway_arn_prefix}/apis/*/routes",
       "${local.apigateway_arn_prefix}/apis/*/routes/*",
+    ]
+  }
+
+  # The JWT authorizer (authorization_type = JWT), whether or not it exists now, so that a
+  # deployer can delete it when the routes leave JWT; like routes, it has no name key or tags.
+  statement {
+    sid     = "ManageHttpApiAuthorizer"
+    actions = ["apigateway:POST", "apigateway:PATCH", "apigateway:DELETE"]
+    resources = [
+      "${local.apigateway_arn_prefix}/apis/*/authorizers",
+      "${local.apigateway_arn_prefix}/apis/*/authorizers/*",
     ]
   }
 

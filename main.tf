@@ -40,6 +40,24 @@ locals {
     cancel     = "DELETE /schedule/{id}"
     reschedule = "PATCH /schedule/{id}"
   }
+  # Which jwt_scopes each route requires under JWT authorization: changes need write, reads read.
+  route_access = {
+    schedule   = "write"
+    list       = "read"
+    status     = "read"
+    cancel     = "write"
+    reschedule = "write"
+  }
+  jwt_authorization = var.authorization_type == "JWT"
+
+  # Each route's throttling: its entry in var.api_route_throttling, never above the stage's.
+  route_throttling = {
+    for key, limits in var.api_route_throttling : key => {
+      rate_limit  = min(limits.rate_limit, var.api_throttling_rate_limit)
+      burst_limit = min(limits.burst_limit, var.api_throttling_burst_limit)
+    }
+  }
+
   # execute-api ARN of each route on every stage: <api>/<stage>/<method>/<path>, where a path
   # parameter matches any one value ("*").
   route_arns = {
@@ -142,6 +160,38 @@ resource "aws_dynamodb_table" "this" {
   tags = var.tags
 }
 
+# Emit idempotency (var.emit_idempotency_enabled): one record per emitted task version, written
+# by the Powertools Idempotency utility around the publish (in progress, then completed with
+# its result) and read by a retried invocation, which returns the recorded result instead of
+# publishing again. Attribute names are the utility's defaults.
+resource "aws_dynamodb_table" "idempotency" {
+  count = var.emit_idempotency_enabled ? 1 : 0
+
+  #checkov:skip=CKV_AWS_28:Idempotency records expire by TTL and guard only the retries of an emission in flight; restoring a point in time would bring back records whose retries are long over, so continuous backups would cost and protect nothing. The task table keeps point-in-time recovery.
+  name         = "${var.name}-idempotency"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "id"
+
+  attribute {
+    name = "id"
+    type = "S"
+  }
+
+  # Set by the utility on every record: DynamoDB deletes expired records (within days, free);
+  # the utility itself ignores a record past its expiry.
+  ttl {
+    attribute_name = "expiration"
+    enabled        = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = var.tags
+}
+
 ################################################################################
 # Emission: topic, dead-letter queue, emit function, state machine
 ################################################################################
@@ -195,6 +245,7 @@ resource "aws_lambda_function" "emit" {
     variables = merge(local.powertools_environment, {
       TOPIC_ARN                 = aws_sns_topic.this.arn
       TASKS_TABLE_NAME          = aws_dynamodb_table.this.name
+      IDEMPOTENCY_TABLE_NAME    = var.emit_idempotency_enabled ? aws_dynamodb_table.idempotency[0].name : ""
       EMISSION_LEAD_SECONDS     = tostring(var.emission_lead_seconds)
       EXECUTION_SEGMENT_SECONDS = tostring(var.execution_segment_seconds)
     })
@@ -377,7 +428,8 @@ resource "aws_lambda_function" "api" {
   memory_size      = var.lambda_memory_size
   layers           = [local.powertools_layer_arn]
 
-  reserved_concurrent_executions = var.lambda_reserved_concurrent_executions
+  # Its own cap when set, so that API traffic cannot take the emit function's concurrency.
+  reserved_concurrent_executions = coalesce(var.api_reserved_concurrent_executions, var.lambda_reserved_concurrent_executions)
 
   environment {
     variables = merge(local.powertools_environment, {
@@ -402,6 +454,19 @@ resource "aws_apigatewayv2_api" "this" {
   description   = "Schedules one-time tasks (POST /schedule {timestamp, message}) and lists, reads, reschedules and cancels them."
   protocol_type = "HTTP"
   tags          = var.tags
+
+  # Checks across variables (a variable's own validation can name only itself before
+  # Terraform 1.9).
+  lifecycle {
+    precondition {
+      condition     = !local.jwt_authorization || (var.jwt_issuer != null && length(var.jwt_audience) > 0)
+      error_message = "authorization_type = \"JWT\" needs jwt_issuer (the token issuer's https URL) and at least one jwt_audience."
+    }
+    precondition {
+      condition     = local.jwt_authorization || (var.jwt_issuer == null && length(var.jwt_audience) == 0 && length(concat(var.jwt_scopes.read, var.jwt_scopes.write)) == 0)
+      error_message = "jwt_issuer, jwt_audience and jwt_scopes apply only with authorization_type = \"JWT\": set it, or leave them unset (the routes would not check tokens)."
+    }
+  }
 }
 
 resource "aws_apigatewayv2_integration" "this" {
@@ -413,8 +478,26 @@ resource "aws_apigatewayv2_integration" "this" {
   timeout_milliseconds   = (local.functions.api.timeout + 1) * 1000
 }
 
-# Every route is authorized alike: a caller who may read tasks but not schedule them is told
-# apart by the execute-api ARNs its policy names (invoke_read_only_policy_json).
+# JWT authorization: API Gateway checks the bearer token's signature against the issuer's keys,
+# its expiry, issuer and audience
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html).
+resource "aws_apigatewayv2_authorizer" "this" {
+  count = local.jwt_authorization ? 1 : 0
+
+  api_id           = aws_apigatewayv2_api.this.id
+  name             = "${var.name}-jwt"
+  authorizer_type  = "JWT"
+  identity_sources = ["$request.header.Authorization"]
+
+  jwt_configuration {
+    issuer   = var.jwt_issuer
+    audience = var.jwt_audience
+  }
+}
+
+# Every route is authorized alike. Under AWS_IAM a caller who may read tasks but not schedule
+# them is told apart by the execute-api ARNs its policy names (invoke_read_only_policy_json);
+# under JWT by the token's scopes (jwt_scopes: write or read, by route).
 resource "aws_apigatewayv2_route" "this" {
   for_each = local.routes
 
@@ -422,6 +505,13 @@ resource "aws_apigatewayv2_route" "this" {
   route_key          = each.value
   target             = "integrations/${aws_apigatewayv2_integration.this.id}"
   authorization_type = var.authorization_type
+  authorizer_id      = local.jwt_authorization ? aws_apigatewayv2_authorizer.this[0].id : null
+  # No scopes (null) when jwt_scopes lists none for the route: any valid token is accepted.
+  authorization_scopes = (
+    local.jwt_authorization && length(var.jwt_scopes[local.route_access[each.key]]) > 0
+    ? var.jwt_scopes[local.route_access[each.key]]
+    : null
+  )
 }
 
 # Before issue 8 the module had the POST /schedule route alone, at the bare address.
@@ -438,6 +528,16 @@ resource "aws_apigatewayv2_stage" "this" {
   default_route_settings {
     throttling_rate_limit  = var.api_throttling_rate_limit
     throttling_burst_limit = var.api_throttling_burst_limit
+  }
+
+  # API Gateway refuses settings for a route that does not exist yet: each names its route.
+  dynamic "route_settings" {
+    for_each = local.route_throttling
+    content {
+      route_key              = aws_apigatewayv2_route.this[route_settings.key].route_key
+      throttling_rate_limit  = route_settings.value.rate_limit
+      throttling_burst_limit = route_settings.value.burst_limit
+    }
   }
 
   access_log_settings {

@@ -24,8 +24,13 @@ output "api_route_keys" {
 }
 
 output "api_authorization_type" {
-  description = "Authorization every route requires (AWS_IAM: sign requests with SigV4 for service execute-api)."
+  description = "Authorization every route requires: AWS_IAM (sign requests with SigV4 for service execute-api), JWT (send a bearer token from jwt_issuer) or NONE."
   value       = one(distinct([for route in aws_apigatewayv2_route.this : route.authorization_type]))
+}
+
+output "apigatewayv2_authorizer_id" {
+  description = "ID of the JWT authorizer every route uses with authorization_type = JWT; null otherwise."
+  value       = one(aws_apigatewayv2_authorizer.this[*].id)
 }
 
 output "sns_topic_arn" {
@@ -92,12 +97,12 @@ output "cloudwatch_log_group_names" {
 }
 
 output "invoke_policy_json" {
-  description = "IAM policy document granting execute-api:Invoke on exactly the five routes (schedule, list, status, reschedule, cancel); attach it to the roles of stacks that schedule and manage tasks."
+  description = "IAM policy document granting execute-api:Invoke on exactly the five routes (schedule, list, status, reschedule, cancel); attach it to the roles of stacks that schedule and manage tasks. API Gateway checks it only on AWS_IAM routes: with authorization_type JWT or NONE it neither grants nor withholds access (the token, or nothing, decides)."
   value       = data.aws_iam_policy_document.invoke.json
 }
 
 output "invoke_read_only_policy_json" {
-  description = "IAM policy document granting execute-api:Invoke on GET /schedule and GET /schedule/{id} only (list and status); attach it to roles that watch tasks but must not change them."
+  description = "IAM policy document granting execute-api:Invoke on GET /schedule and GET /schedule/{id} only (list and status); attach it to roles that watch tasks but must not change them. Checked only on AWS_IAM routes, like invoke_policy_json (under JWT, jwt_scopes.read and write tell readers from writers)."
   value       = data.aws_iam_policy_document.invoke_read_only.json
 }
 
@@ -109,6 +114,16 @@ output "dynamodb_table_name" {
 output "dynamodb_table_arn" {
   description = "ARN of the task registry table."
   value       = aws_dynamodb_table.this.arn
+}
+
+output "dynamodb_idempotency_table_name" {
+  description = "Name of the emit function's idempotency table (one record per emitted task version, expiring by TTL); null when emit_idempotency_enabled is false."
+  value       = one(aws_dynamodb_table.idempotency[*].name)
+}
+
+output "dynamodb_idempotency_table_arn" {
+  description = "ARN of the emit function's idempotency table; null when emit_idempotency_enabled is false."
+  value       = one(aws_dynamodb_table.idempotency[*].arn)
 }
 
 output "deployer_policy_json" {

@@ -17,13 +17,54 @@ variable "tags" {
 }
 
 variable "authorization_type" {
-  description = "Authorization of every route (POST and GET /schedule; GET, PATCH and DELETE /schedule/{id}): AWS_IAM (callers sign requests with SigV4 and need execute-api:Invoke, see invoke_policy_json) or NONE (anyone who knows the URL can schedule, read, reschedule and cancel tasks; opt in explicitly)."
+  description = "Authorization of every route (POST and GET /schedule; GET, PATCH and DELETE /schedule/{id}): AWS_IAM (callers sign requests with SigV4 and need execute-api:Invoke, see invoke_policy_json), JWT (callers send an OAuth 2.0 / OpenID Connect token from jwt_issuer for jwt_audience as `Authorization: Bearer <token>`, optionally with jwt_scopes), or NONE (anyone who knows the URL can schedule, read, reschedule and cancel tasks; opt in explicitly)."
   type        = string
   default     = "AWS_IAM"
 
   validation {
-    condition     = contains(["AWS_IAM", "NONE"], var.authorization_type)
-    error_message = "authorization_type must be AWS_IAM or NONE."
+    condition     = contains(["AWS_IAM", "JWT", "NONE"], var.authorization_type)
+    error_message = "authorization_type must be AWS_IAM, JWT or NONE."
+  }
+}
+
+variable "jwt_issuer" {
+  description = "With authorization_type = JWT, the OpenID Connect issuer whose tokens the routes accept: its https URL exactly as in the tokens' iss claim, e.g. https://cognito-idp.<region>.amazonaws.com/<user pool id> for Amazon Cognito. API Gateway reads the signing keys from the issuer's discovery document (<issuer>/.well-known/openid-configuration), so the issuer must be reachable from AWS; API Gateway fetches them over TLS, and OpenID Connect Discovery 1.0 (section 3) requires an https URL with no query or fragment (https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderMetadata). Null (the default) with any other authorization_type."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.jwt_issuer == null || can(regex("^https://[^/?#\\s]+(/[^?#\\s]*)?$", var.jwt_issuer))
+    error_message = "jwt_issuer must be an https URL with no query or fragment (https://cognito-idp.<region>.amazonaws.com/<user pool id>, or any OpenID Connect issuer)."
+  }
+}
+
+variable "jwt_audience" {
+  description = "With authorization_type = JWT, the audiences a token may be for: API Gateway accepts a token whose aud claim (or, without it, client_id claim) matches at least one of them, e.g. a Cognito app client id. At least one is required with JWT; empty (the default) with any other authorization_type."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for audience in var.jwt_audience : trimspace(audience) != ""])
+    error_message = "Each jwt_audience entry must be a non-empty string."
+  }
+}
+
+variable "jwt_scopes" {
+  description = "With authorization_type = JWT, OAuth 2.0 scopes the token must hold, per kind of route: write on POST /schedule, DELETE and PATCH /schedule/{id} (schedule, cancel, reschedule), read on GET /schedule and GET /schedule/{id} (list, status). A route accepts a token holding any one of its scopes (API Gateway's rule); an empty list (the default for both) checks no scope, only the token. Set both to keep ID tokens out: API Gateway cannot tell an access token from an ID token otherwise. Each scope is a scope-token of RFC 6749 section 3.3 (printable ASCII, no space, double quote or backslash)."
+  type = object({
+    read  = optional(list(string), [])
+    write = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = alltrue([
+      for scope in concat(var.jwt_scopes.read, var.jwt_scopes.write) :
+      can(regex("^[!#-\\[\\]-~]+$", scope))
+    ])
+    error_message = "Each jwt_scopes entry must be an OAuth 2.0 scope-token: one or more printable ASCII characters other than space, double quote and backslash."
   }
 }
 
@@ -70,6 +111,31 @@ variable "api_throttling_burst_limit" {
   validation {
     condition     = var.api_throttling_burst_limit >= 1 && var.api_throttling_burst_limit <= 5000 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
     error_message = "api_throttling_burst_limit must be a whole number from 1 to 5000."
+  }
+}
+
+variable "api_route_throttling" {
+  description = "Per-route limits, keyed by route (schedule, list, status, cancel, reschedule): steady-state requests per second (more than 0, at most 10000) and burst (1 to 5000). A route's limits tighten the stage's (api_throttling_rate_limit and api_throttling_burst_limit), never loosen them: the lower of the two applies; a route without an entry gets the stage's. The default holds list back to 10 per second, burst 20: each GET /schedule reads up to 100 tasks (a Scan or a Query page) where GET /schedule/{id} reads one, so a client paging through the table cannot take the capacity schedule and status share. Setting this map replaces the default: keep a list entry to keep that limit."
+  type = map(object({
+    rate_limit  = number
+    burst_limit = number
+  }))
+  default = {
+    list = { rate_limit = 10, burst_limit = 20 }
+  }
+  nullable = false
+
+  validation {
+    condition     = alltrue([for route in keys(var.api_route_throttling) : contains(["schedule", "list", "status", "cancel", "reschedule"], route)])
+    error_message = "api_route_throttling keys must be routes: schedule, list, status, cancel or reschedule."
+  }
+
+  validation {
+    condition = alltrue([
+      for limits in values(var.api_route_throttling) :
+      limits.rate_limit > 0 && limits.rate_limit <= 10000 && limits.burst_limit >= 1 && limits.burst_limit <= 5000 && floor(limits.burst_limit) == limits.burst_limit
+    ])
+    error_message = "Each api_route_throttling entry needs rate_limit greater than 0 and at most 10000, and burst_limit a whole number from 1 to 5000."
   }
 }
 
@@ -294,13 +360,24 @@ variable "role_permissions_boundary" {
 }
 
 variable "lambda_reserved_concurrent_executions" {
-  description = "Reserved concurrency of each function: caps how many run at once and guarantees them that many. -1 (the default) reserves none and leaves them on the account's unreserved pool; 0 stops them from running."
+  description = "Reserved concurrency of the emit function, and of the api function unless api_reserved_concurrent_executions is set: caps how many run at once and guarantees them that many. -1 (the default) reserves none and leaves them on the account's unreserved pool; 0 stops them from running."
   type        = number
   default     = -1
 
   validation {
     condition     = var.lambda_reserved_concurrent_executions >= -1 && floor(var.lambda_reserved_concurrent_executions) == var.lambda_reserved_concurrent_executions
     error_message = "lambda_reserved_concurrent_executions must be a whole number, -1 (no reservation) or more."
+  }
+}
+
+variable "api_reserved_concurrent_executions" {
+  description = "Reserved concurrency of the api function alone, so that a flood of API calls cannot take the concurrency the emit function needs to publish due tasks: it caps the api function at this many requests at once (Lambda throttles the excess, which API Gateway answers with a 5xx error) and leaves the rest of the account's pool to emit. Size it as the requests per second to serve times the api function's duration in seconds, with room for cold starts. Null (the default) applies lambda_reserved_concurrent_executions to the api function as well, as before; -1 reserves none for it; 0 stops it."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.api_reserved_concurrent_executions == null || try(var.api_reserved_concurrent_executions >= -1 && floor(var.api_reserved_concurrent_executions) == var.api_reserved_concurrent_executions, false)
+    error_message = "api_reserved_concurrent_executions must be null, or a whole number, -1 (no reservation) or more."
   }
 }
 
@@ -351,4 +428,11 @@ variable "alarms" {
     condition     = var.alarms.open_executions_percent >= 10 && var.alarms.open_executions_percent <= 99
     error_message = "alarms.open_executions_percent must be from 10 to 99."
   }
+}
+
+variable "emit_idempotency_enabled" {
+  description = "Record each publish in a DynamoDB table (<name>-idempotency: on-demand, records expire by TTL, encrypted with kms_key_arn when set) through the Powertools Idempotency utility, keyed on the task's id and version, so that an emit invocation retried after a successful publish does not publish it again. False creates no table and publishes on every attempt (at-least-once, duplicates possible on retries)."
+  type        = bool
+  default     = true
+  nullable    = false
 }

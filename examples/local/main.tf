@@ -25,7 +25,7 @@ provider "aws" {
 }
 
 module "task_scheduler" {
-  #checkov:skip=CKV_AWS_309:Emulator only: `make run` serves the routes without authorization on 127.0.0.1 (var.authorization_type defaults to NONE here, so a plain curl works); tests set AWS_IAM, which the local gateway verifies, and the module's own default is AWS_IAM.
+  #checkov:skip=CKV_AWS_309:Emulator only: `make run` serves the routes without authorization on 127.0.0.1 (var.authorization_type defaults to NONE here, so a plain curl works); tests set AWS_IAM or JWT, which the local gateway verifies, and the module's own default is AWS_IAM.
   #checkov:skip=CKV_AWS_284:Emulator only: no X-Ray daemon runs locally, so tracing is off; the module's default turns it on.
   source = "../../"
 
@@ -33,6 +33,10 @@ module "task_scheduler" {
   # NONE for `make run` (127.0.0.1 only, plain curl works); the tests also apply AWS_IAM, whose
   # SigV4 signatures and execute-api:Invoke permissions the local gateway verifies.
   authorization_type = var.authorization_type
+  # JWT: the tests point these at the emulator's local OpenID Connect issuer.
+  jwt_issuer   = var.jwt_issuer
+  jwt_audience = var.jwt_audience
+  jwt_scopes   = var.jwt_scopes
   # Null keeps the module's default (364 days); the tests shorten it to seconds to see a task
   # continue in a follow-on execution.
   execution_segment_seconds = var.execution_segment_seconds

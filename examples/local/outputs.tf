@@ -18,6 +18,16 @@ output "api_authorization_type" {
   value       = module.task_scheduler.api_authorization_type
 }
 
+output "apigatewayv2_authorizer_id" {
+  description = "JWT authorizer of the routes (null unless authorization_type = JWT)."
+  value       = module.task_scheduler.apigatewayv2_authorizer_id
+}
+
+output "dynamodb_idempotency_table_name" {
+  description = "Emit idempotency table."
+  value       = module.task_scheduler.dynamodb_idempotency_table_name
+}
+
 output "invoke_policy_json" {
   description = "Policy granting execute-api:Invoke on every route, for an emulator IAM user that manages tasks."
   value       = module.task_scheduler.invoke_policy_json

@@ -56,9 +56,15 @@ def test_complete_example_wires_kms_subscriber_and_consumers(plan: PlanFn) -> No
     assert (stage["throttling_rate_limit"], stage["throttling_burst_limit"]) == (20, 40)
     names = {r["values"].get("name") for r in inner.values() if r["type"] == "aws_iam_role"}
     assert names == {"reminders-api", "reminders-emit", "reminders-state-machine"}
-    # The table is encrypted with the example's key (its ARN is known after apply).
-    change = complete.resource_changes["module.task_scheduler.aws_dynamodb_table.this"]["change"]
-    assert change["after_unknown"]["server_side_encryption"] == [{"kms_key_arn": True}]
+    # Both tables are encrypted with the example's key (its ARN is known after apply).
+    for table in ("this", "idempotency[0]"):
+        change = complete.resource_changes[f"module.task_scheduler.aws_dynamodb_table.{table}"]
+        assert change["change"]["after_unknown"]["server_side_encryption"] == [
+            {"kms_key_arn": True}
+        ]
+    # The example keeps AWS_IAM: its client role signs with invoke_policy_json.
+    routes = [r["values"] for r in inner.values() if r["type"] == "aws_apigatewayv2_route"]
+    assert {r["authorization_type"] for r in routes} == {"AWS_IAM"}
     assert {
         "invoke_policy_json",
         "invoke_read_only_policy_json",
@@ -81,6 +87,43 @@ def test_local_example_serves_without_authorization_unless_told(plan: PlanFn) ->
     signed = plan("examples/local", authorization_type="AWS_IAM")
     assert len(local_routes(signed)) == 5
     assert set(local_routes(signed).values()) == {"AWS_IAM"}
+
+
+def test_local_example_passes_jwt_settings_through(plan: PlanFn) -> None:
+    # The local stack's JWT tests point these at the emulator's local OpenID Connect issuer.
+    issuer = "https://127.0.0.1:8443/local-pool"
+    local = plan(
+        "examples/local",
+        authorization_type="JWT",
+        jwt_issuer=issuer,
+        jwt_audience=["task-scheduler"],
+        jwt_scopes={"read": ["tasks/read"], "write": ["tasks/write"]},
+    )
+    assert set(local_routes(local).values()) == {"JWT"}
+    resources = module_resources(local).values()
+    (authorizer,) = [r["values"] for r in resources if r["type"] == "aws_apigatewayv2_authorizer"]
+    assert authorizer["jwt_configuration"] == [{"issuer": issuer, "audience": ["task-scheduler"]}]
+    scopes = {
+        r["values"]["route_key"]: r["values"]["authorization_scopes"]
+        for r in resources
+        if r["type"] == "aws_apigatewayv2_route"
+    }
+    assert scopes == {
+        "POST /schedule": ["tasks/write"],
+        "GET /schedule": ["tasks/read"],
+        "GET /schedule/{id}": ["tasks/read"],
+        "DELETE /schedule/{id}": ["tasks/write"],
+        "PATCH /schedule/{id}": ["tasks/write"],
+    }
+    module_call = local.configuration["root_module"]["module_calls"]["task_scheduler"]
+    for variable in ("jwt_issuer", "jwt_audience", "jwt_scopes"):
+        assert module_call["expressions"][variable]["references"] == [f"var.{variable}"]
+    # Unset, they are the module's own defaults: no authorizer.
+    unset = plan("examples/local")
+    assert (unset.variables["jwt_issuer"], unset.variables["jwt_audience"]) == (None, [])
+    assert unset.variables["jwt_scopes"] == {"read": [], "write": []}
+    assert not [r for r in module_resources(unset).values() if "authorizer" in r["type"]]
+    assert "apigatewayv2_authorizer_id" in local.configuration["root_module"]["outputs"]
 
 
 def test_local_example_points_dynamodb_at_the_emulator_and_passes_the_segment(

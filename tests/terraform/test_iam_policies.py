@@ -108,8 +108,12 @@ def expected_deployer_resources(name: str) -> dict[str, set[str]]:
         # Every alarm the module can create, so that turning alarms off can delete them.
         "ManageAlarms": alarms,
         "PutAlarms": alarms,
-        "ManageTaskTable": {f"{region.format(service='dynamodb')}:table/{name}-tasks"},
-        "EncryptTaskTable": {KEY},
+        # The task table, and the idempotency table even when it is turned off (to delete it).
+        "ManageTables": {
+            f"{region.format(service='dynamodb')}:table/{name}-{table}"
+            for table in ("tasks", "idempotency")
+        },
+        "EncryptTables": {KEY},
         # Any key, but only by the alias of DynamoDB's AWS managed key (kms:RequestAlias).
         "DescribeDynamoDBManagedKey": {f"{region.format(service='kms')}:key/*"},
     }
@@ -118,7 +122,7 @@ def expected_deployer_resources(name: str) -> dict[str, set[str]]:
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
-@pytest.mark.parametrize("case", ["defaults", "custom", "alarms", "kms"])
+@pytest.mark.parametrize("case", ["defaults", "custom", "alarms", "kms", "jwt"])
 def test_deployer_policy_is_the_documented_list_scoped_to_exact_names(
     plan: PlanFn, case: str
 ) -> None:
@@ -190,6 +194,9 @@ def test_runtime_policies_reference_concrete_resources(plan: PlanFn) -> None:
             "local.built_execution_arns",
         ],
         "data.aws_iam_policy_document.mark_failed": ["aws_dynamodb_table.this.arn"],
+        "data.aws_iam_policy_document.idempotency_records": [
+            "aws_dynamodb_table.idempotency[0].arn"
+        ],
         "data.aws_iam_policy_document.invoke": ["local.route_arns"],
         "data.aws_iam_policy_document.invoke_read_only": [
             "local.route_arns.list",
@@ -303,12 +310,12 @@ def test_table_key_is_granted_only_when_set_and_only_through_dynamodb(plan: Plan
     }
 
 
-def test_deployer_manages_the_task_table_and_its_key_only_through_dynamodb(
+def test_deployer_manages_the_tables_and_their_key_only_through_dynamodb(
     plan: PlanFn,
 ) -> None:
     deployer = {s["Sid"]: s for s in statements(plan().outputs["deployer_policy_json"])}
-    assert "EncryptTaskTable" not in deployer
-    assert sorted(deployer["ManageTaskTable"]["Action"]) == [
+    assert "EncryptTables" not in deployer
+    assert sorted(deployer["ManageTables"]["Action"]) == [
         "dynamodb:CreateTable",
         "dynamodb:DeleteTable",
         "dynamodb:DescribeContinuousBackups",
@@ -321,9 +328,13 @@ def test_deployer_manages_the_task_table_and_its_key_only_through_dynamodb(
         "dynamodb:UpdateTable",
         "dynamodb:UpdateTimeToLive",
     ]
-    assert deployer["ManageTaskTable"]["Resource"] == [
-        "arn:aws:dynamodb:eu-west-1:*:table/task-scheduler-tasks"
+    assert deployer["ManageTables"]["Resource"] == [
+        "arn:aws:dynamodb:eu-west-1:*:table/task-scheduler-tasks",
+        "arn:aws:dynamodb:eu-west-1:*:table/task-scheduler-idempotency",
     ]
+    # The same without the idempotency table: a deployer turning it off must delete it.
+    without = plan(emit_idempotency_enabled="false").outputs["deployer_policy_json"]
+    assert {s["Sid"]: s for s in statements(without)}["ManageTables"] == deployer["ManageTables"]
     # No item-level action: CI creates the table, it does not read or write tasks.
     granted = {a for s in deployer.values() for a in s["Action"]}
     assert not {a for a in granted if a.startswith("dynamodb:") and "Item" in a}
@@ -335,7 +346,7 @@ def test_deployer_manages_the_task_table_and_its_key_only_through_dynamodb(
     }
     with_key = {s["Sid"]: s for s in statements(plan(case="kms").outputs["deployer_policy_json"])}
     # "Key policy for a customer managed key": what the principal who selects the key needs.
-    assert sorted(with_key["EncryptTaskTable"]["Action"]) == [
+    assert sorted(with_key["EncryptTables"]["Action"]) == [
         "kms:CreateGrant",
         "kms:Decrypt",
         "kms:DescribeKey",
@@ -345,7 +356,7 @@ def test_deployer_manages_the_task_table_and_its_key_only_through_dynamodb(
         "kms:ReEncryptFrom",
         "kms:ReEncryptTo",
     ]
-    assert with_key["EncryptTaskTable"]["Condition"] == {
+    assert with_key["EncryptTables"]["Condition"] == {
         "StringEquals": {"kms:ViaService": "dynamodb.eu-west-1.amazonaws.com"}
     }
 
@@ -363,3 +374,44 @@ def test_deployer_may_put_alarms_only_with_the_alarm_topic_as_their_action(plan:
             "cloudwatch:AlarmActions": "arn:aws:sns:eu-west-1:111122223333:on-call"
         }
     }
+
+
+def test_deployer_manages_the_jwt_authorizer_in_every_mode(plan: PlanFn) -> None:
+    # Granted whether or not the routes use JWT now, so that leaving JWT can delete it.
+    for case in ("defaults", "jwt"):
+        deployer = {
+            s["Sid"]: s for s in statements(plan(case=case).outputs["deployer_policy_json"])
+        }
+        authorizer = deployer["ManageHttpApiAuthorizer"]
+        assert sorted(authorizer["Action"]) == [
+            "apigateway:DELETE",
+            "apigateway:PATCH",
+            "apigateway:POST",
+        ]
+        assert sorted(authorizer["Resource"]) == [
+            "arn:aws:apigateway:eu-west-1::/apis/*/authorizers",
+            "arn:aws:apigateway:eu-west-1::/apis/*/authorizers/*",
+        ]
+        assert "Condition" not in authorizer
+
+
+def test_emit_role_records_emissions_in_the_idempotency_table_only(plan: PlanFn) -> None:
+    documents = policy_documents_in_configuration(plan())
+    (statement,) = documents["data.aws_iam_policy_document.idempotency_records"]["statement"]
+    assert sorted(statement["actions"]["constant_value"]) == [
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ]
+    assert statement["resources"]["references"][0] == "aws_dynamodb_table.idempotency[0].arn"
+    sources = {
+        role: documents[f"data.aws_iam_policy_document.{role}"]["source_policy_documents"][
+            "references"
+        ]
+        for role in ("api", "emit", "state_machine")
+    }
+    record = "data.aws_iam_policy_document.idempotency_records"
+    assert {role for role, refs in sources.items() if record in refs} == {"emit"}
+    # The emit role decrypts the customer key through DynamoDB for both tables (table_key).
+    assert "data.aws_iam_policy_document.table_key.json" in sources["emit"]

@@ -21,7 +21,8 @@ BASE_COUNTS = {
     "aws_apigatewayv2_route": 5,
     "aws_apigatewayv2_stage": 1,
     "aws_cloudwatch_log_group": 4,
-    "aws_dynamodb_table": 1,
+    # The task registry and the emit function's idempotency table.
+    "aws_dynamodb_table": 2,
     "aws_iam_role": 3,
     "aws_iam_role_policy": 3,
     "aws_lambda_function": 2,
@@ -38,6 +39,7 @@ EXPECTED_OUTPUTS = {
     "api_schedule_url",
     "api_route_keys",
     "api_authorization_type",
+    "apigatewayv2_authorizer_id",
     "sns_topic_arn",
     "sns_topic_name",
     "sns_subscription_arns",
@@ -54,10 +56,15 @@ EXPECTED_OUTPUTS = {
     "invoke_read_only_policy_json",
     "dynamodb_table_name",
     "dynamodb_table_arn",
+    "dynamodb_idempotency_table_name",
+    "dynamodb_idempotency_table_arn",
     "deployer_policy_json",
     "iam_role_arns",
     "cloudwatch_metric_alarm_arns",
 }
+
+
+KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def managed(plan: Any) -> dict[str, dict[str, Any]]:
@@ -77,6 +84,10 @@ def functions(plan: Any) -> dict[str, dict[str, Any]]:
     return {values["function_name"]: values for values in of_type(plan, "aws_lambda_function")}
 
 
+def tables(plan: Any) -> dict[str, dict[str, Any]]:
+    return {values["name"]: values for values in of_type(plan, "aws_dynamodb_table")}
+
+
 @pytest.mark.parametrize(
     ("case", "extra"),
     [
@@ -85,6 +96,7 @@ def functions(plan: Any) -> dict[str, dict[str, Any]]:
         ("kms", {}),
         ("custom", {"aws_sns_topic_subscription": 2}),
         ("alarms", {"aws_cloudwatch_metric_alarm": 8}),
+        ("jwt", {"aws_apigatewayv2_authorizer": 1}),
     ],
 )
 def test_resource_counts(plan: PlanFn, case: str, extra: dict[str, int]) -> None:
@@ -142,6 +154,124 @@ def test_http_api_integration_and_stage(plan: PlanFn) -> None:
     assert {"requestId", "status", "routeKey", "callerArn"} <= set(access_log_fields)
 
 
+def route_throttling(plan: Any) -> dict[str, tuple[float, int]]:
+    stage = one(plan, "aws_apigatewayv2_stage")
+    return {
+        s["route_key"]: (s["throttling_rate_limit"], s["throttling_burst_limit"])
+        for s in stage["route_settings"]
+    }
+
+
+def test_list_is_throttled_below_the_stage_by_default(plan: PlanFn) -> None:
+    # GET /schedule reads up to 100 tasks a request: 10 per second, burst 20, under the
+    # stage's 50 and 100; every other route gets the stage's limits.
+    assert route_throttling(plan()) == {"GET /schedule": (10, 20)}
+
+
+def test_route_throttling_never_loosens_the_stage(plan: PlanFn) -> None:
+    # custom.tfvars sets the stage to 5 per second, burst 10: list's default is held to those.
+    assert route_throttling(plan(case="custom")) == {"GET /schedule": (5, 10)}
+    planned = plan(
+        api_route_throttling={
+            "schedule": {"rate_limit": 20, "burst_limit": 40},
+            "cancel": {"rate_limit": 2.5, "burst_limit": 5},
+            # Above the stage's 50 and 100: the stage's apply.
+            "status": {"rate_limit": 500, "burst_limit": 1000},
+        }
+    )
+    # The map replaces the default: list now gets the stage's limits.
+    assert route_throttling(planned) == {
+        "POST /schedule": (20, 40),
+        "DELETE /schedule/{id}": (2.5, 5),
+        "GET /schedule/{id}": (50, 100),
+    }
+    stage = one(planned, "aws_apigatewayv2_stage")["default_route_settings"][0]
+    assert (stage["throttling_rate_limit"], stage["throttling_burst_limit"]) == (50, 100)
+
+
+def test_route_settings_name_their_routes_so_routes_exist_first(plan: PlanFn) -> None:
+    # API Gateway refuses settings for a route key the API lacks: the stage must wait for them.
+    # The plan's configuration leaves dynamic blocks out: read main.tf itself.
+    # (python-hcl2 keeps the quotes of block labels.)
+    resources = hcl2.load((REPO_ROOT / "main.tf").open())["resource"]
+    (stage,) = [
+        r['"aws_apigatewayv2_stage"']['"this"']
+        for r in resources
+        if '"aws_apigatewayv2_stage"' in r
+    ]
+    (dynamic,) = stage["dynamic"]
+    (content,) = dynamic['"route_settings"']["content"]
+    assert content["route_key"] == "${aws_apigatewayv2_route.this[route_settings.key].route_key}"
+    assert dynamic['"route_settings"']["for_each"] == "${local.route_throttling}"
+
+
+def reserved_concurrency(plan: Any) -> dict[str, int]:
+    return {
+        name.removeprefix("task-scheduler-"): f["reserved_concurrent_executions"]
+        for name, f in functions(plan).items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("tf_vars", "expected"),
+    [
+        ({}, {"api": -1, "emit": -1}),
+        # As before issue 9: one value for both functions.
+        ({"lambda_reserved_concurrent_executions": 5}, {"api": 5, "emit": 5}),
+        # The api function capped on its own; emit keeps the account's unreserved pool.
+        ({"api_reserved_concurrent_executions": 20}, {"api": 20, "emit": -1}),
+        (
+            {"api_reserved_concurrent_executions": 20, "lambda_reserved_concurrent_executions": 50},
+            {"api": 20, "emit": 50},
+        ),
+        # Emit reserved, the api function left unreserved.
+        (
+            {"api_reserved_concurrent_executions": -1, "lambda_reserved_concurrent_executions": 50},
+            {"api": -1, "emit": 50},
+        ),
+        ({"api_reserved_concurrent_executions": 0}, {"api": 0, "emit": -1}),
+    ],
+)
+def test_api_reserved_concurrency(
+    plan: PlanFn, tf_vars: dict[str, int], expected: dict[str, int]
+) -> None:
+    assert reserved_concurrency(plan(**tf_vars)) == expected
+
+
+@pytest.mark.parametrize(("case", "key"), [("defaults", None), ("kms", KEY_ARN)])
+def test_idempotency_table(plan: PlanFn, case: str, key: str | None) -> None:
+    planned = plan(case=case)
+    table = tables(planned)["task-scheduler-idempotency"]
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    assert (table["hash_key"], table["range_key"]) == ("id", None)
+    assert [(a["name"], a["type"]) for a in table["attribute"]] == [("id", "S")]
+    # The Powertools Idempotency utility's expiry attribute.
+    assert table["ttl"] == [{"attribute_name": "expiration", "enabled": True}]
+    (encryption,) = table["server_side_encryption"]
+    assert encryption["enabled"] is True
+    assert encryption.get("kms_key_arn") == key
+    # Records of retries in flight: no continuous backups (checkov skip in main.tf), no index,
+    # no stream.
+    assert table.get("point_in_time_recovery") in ([], [{"enabled": False}], None)
+    assert table["global_secondary_index"] == []
+    assert table["local_secondary_index"] == []
+    assert table.get("stream_enabled") in (None, False)
+    assert planned.outputs["dynamodb_idempotency_table_name"] == "task-scheduler-idempotency"
+
+
+def test_idempotency_can_be_turned_off(plan: PlanFn) -> None:
+    # tftest passes -var values as they print: Terraform reads "false".
+    planned = plan(emit_idempotency_enabled="false")
+    assert set(tables(planned)) == {"task-scheduler-tasks"}
+    assert planned.outputs["dynamodb_idempotency_table_name"] is None
+    assert planned.outputs["dynamodb_idempotency_table_arn"] is None
+    # Nor the emit function's grant on it (read at apply when the table exists).
+    assert "data.aws_iam_policy_document.idempotency_records[0]" in plan().resource_changes
+    assert not [a for a in [*planned.resource_changes, *planned.resources] if "idempotency" in a]
+    counts = Counter(r["type"] for r in managed(planned).values())
+    assert counts == Counter({**BASE_COUNTS, "aws_dynamodb_table": 1})
+
+
 def test_committed_package_is_a_fresh_build_of_lambda_src(tmp_path: Path) -> None:
     fresh = build(tmp_path / "fresh.zip").read_bytes()
     assert fresh == (REPO_ROOT / "dist" / "task_scheduler.zip").read_bytes(), (
@@ -169,7 +299,8 @@ def test_functions_deploy_a_fresh_build_of_lambda_src(plan: PlanFn, tmp_path: Pa
 
 
 @pytest.mark.parametrize(
-    ("case", "authorization"), [("defaults", "AWS_IAM"), ("authorization_none", "NONE")]
+    ("case", "authorization"),
+    [("defaults", "AWS_IAM"), ("authorization_none", "NONE"), ("jwt", "JWT")],
 )
 def test_every_route_is_authorized_like_post_schedule(
     plan: PlanFn, case: str, authorization: str
@@ -180,6 +311,108 @@ def test_every_route_is_authorized_like_post_schedule(
     assert planned.outputs["api_authorization_type"] == authorization
     # The route keys are known at plan; the ids behind them are not.
     assert planned.outputs["api_route_keys"] == ROUTE_KEYS
+
+
+ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
+AUDIENCE = ["4a1b2c3d4e5f6g7h8i9j0k1l2m", "reminders-cli"]
+# Which jwt_scopes each route requires (write: schedule, cancel, reschedule; read: list, status).
+ROUTE_ACCESS = {
+    "schedule": "write",
+    "list": "read",
+    "status": "read",
+    "cancel": "write",
+    "reschedule": "write",
+}
+JWT_SCOPES = {"read": ["tasks/read", "tasks/admin"], "write": ["tasks/write", "tasks/admin"]}
+
+
+def authorizers(plan: Any) -> list[dict[str, Any]]:
+    return of_type(plan, "aws_apigatewayv2_authorizer")
+
+
+def route_authorizer_is_set(plan: Any) -> dict[str, Any]:
+    """Per route: True if its authorizer id is set (known only after apply), else its value."""
+    changes = plan.resource_changes
+    return {
+        key: changes[f'aws_apigatewayv2_route.this["{key}"]']["change"]["after_unknown"].get(
+            "authorizer_id", values.get("authorizer_id")
+        )
+        for key, values in routes(plan).items()
+    }
+
+
+@pytest.mark.parametrize("case", ["defaults", "authorization_none"])
+def test_no_authorizer_and_no_scopes_outside_jwt(plan: PlanFn, case: str) -> None:
+    planned = plan(case=case)
+    assert authorizers(planned) == []
+    assert route_authorizer_is_set(planned) == dict.fromkeys(ROUTE_KEYS, None)
+    assert {key: r["authorization_scopes"] for key, r in routes(planned).items()} == (
+        dict.fromkeys(ROUTE_KEYS, None)
+    )
+    assert planned.outputs["apigatewayv2_authorizer_id"] is None
+
+
+def test_jwt_authorizer_checks_the_bearer_token_of_the_issuer_and_audience(plan: PlanFn) -> None:
+    planned = plan(case="jwt")
+    (authorizer,) = authorizers(planned)
+    assert authorizer["name"] == "task-scheduler-jwt"
+    assert authorizer["authorizer_type"] == "JWT"
+    assert authorizer["identity_sources"] == ["$request.header.Authorization"]
+    assert authorizer["jwt_configuration"] == [{"issuer": ISSUER, "audience": AUDIENCE}]
+    # A Lambda (REQUEST) authorizer's settings stay unset.
+    assert authorizer.get("authorizer_uri") is None
+    assert authorizer.get("authorizer_credentials_arn") is None
+    # Every route names the authorizer (its id is known after apply: tests/terraform/hcl).
+    assert route_authorizer_is_set(planned) == dict.fromkeys(ROUTE_KEYS, True)
+    configuration = planned.configuration["root_module"]["resources"]
+    (route,) = [c for c in configuration if c["address"] == "aws_apigatewayv2_route.this"]
+    assert (
+        "aws_apigatewayv2_authorizer.this[0].id"
+        in (route["expressions"]["authorizer_id"]["references"])
+    )
+
+
+def test_jwt_scopes_split_write_routes_from_read_routes(plan: PlanFn) -> None:
+    scopes = {key: sorted(r["authorization_scopes"]) for key, r in routes(plan(case="jwt")).items()}
+    assert scopes == {key: sorted(JWT_SCOPES[access]) for key, access in ROUTE_ACCESS.items()}
+
+
+@pytest.mark.parametrize(
+    ("jwt_scopes", "expected"),
+    [
+        # No scopes: any valid token from the issuer for the audience is accepted everywhere.
+        ({}, dict.fromkeys(ROUTE_KEYS, None)),
+        # Write scopes only: reading needs a valid token, changing needs the scope.
+        (
+            {"write": ["tasks/write"]},
+            {
+                key: ["tasks/write"] if access == "write" else None
+                for key, access in ROUTE_ACCESS.items()
+            },
+        ),
+        (
+            {"read": ["tasks/read"], "write": []},
+            {
+                key: ["tasks/read"] if access == "read" else None
+                for key, access in ROUTE_ACCESS.items()
+            },
+        ),
+    ],
+)
+def test_jwt_without_some_or_all_scopes(
+    plan: PlanFn, jwt_scopes: dict[str, list[str]], expected: dict[str, Any]
+) -> None:
+    planned = plan(
+        authorization_type="JWT",
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE[:1],
+        jwt_scopes=jwt_scopes,
+    )
+    assert {key: r["authorization_scopes"] for key, r in routes(planned).items()} == expected
+    assert {r["authorization_type"] for r in routes(planned).values()} == {"JWT"}
+    (authorizer,) = authorizers(planned)
+    assert authorizer["jwt_configuration"] == [{"issuer": ISSUER, "audience": AUDIENCE[:1]}]
+    assert route_authorizer_is_set(planned) == dict.fromkeys(ROUTE_KEYS, True)
 
 
 def test_every_route_targets_the_one_integration(plan: PlanFn) -> None:
@@ -216,13 +449,9 @@ def test_single_route_deployments_move_to_the_schedule_keys() -> None:
     ]
 
 
-KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-
-
-@pytest.mark.parametrize(("case", "key"), [("defaults", None), ("kms", KEY)])
+@pytest.mark.parametrize(("case", "key"), [("defaults", None), ("kms", KEY_ARN)])
 def test_task_table(plan: PlanFn, case: str, key: str | None) -> None:
-    table = one(plan(case=case), "aws_dynamodb_table")
-    assert table["name"] == "task-scheduler-tasks"
+    table = tables(plan(case=case))["task-scheduler-tasks"]
     assert table["billing_mode"] == "PAY_PER_REQUEST"
     assert (table["hash_key"], table["range_key"]) == ("id", None)
     assert sorted((a["name"], a["type"]) for a in table["attribute"]) == [
@@ -260,7 +489,7 @@ def test_custom_inputs_reach_every_resource(plan: PlanFn) -> None:
     custom = plan(case="custom")
     tags = {"team": "billing", "env": "test"}
     taggable = [r for r in managed(custom).values() if "tags" in r["values"]]
-    assert len(taggable) == 15
+    assert len(taggable) == 16
     assert all(r["values"]["tags"] == tags for r in taggable)
     names = [
         *(f["function_name"] for f in of_type(custom, "aws_lambda_function")),
@@ -268,7 +497,7 @@ def test_custom_inputs_reach_every_resource(plan: PlanFn) -> None:
         one(custom, "aws_sns_topic")["name"],
         one(custom, "aws_sqs_queue")["name"],
         one(custom, "aws_sfn_state_machine")["name"],
-        one(custom, "aws_dynamodb_table")["name"],
+        *tables(custom),
     ]
     assert all(name.startswith("billing-reminders") for name in names)
     for function in functions(custom).values():
@@ -279,7 +508,7 @@ def test_custom_inputs_reach_every_resource(plan: PlanFn) -> None:
     state_machine = one(custom, "aws_sfn_state_machine")
     assert state_machine["logging_configuration"][0]["level"] == "ALL"
     assert state_machine["tracing_configuration"] == [{"enabled": False}]
-    assert one(custom, "aws_dynamodb_table")["name"] == "billing-reminders-tasks"
+    assert set(tables(custom)) == {"billing-reminders-tasks", "billing-reminders-idempotency"}
 
 
 def test_subscriptions_from_the_typed_map(plan: PlanFn) -> None:
@@ -322,7 +551,7 @@ def alarms(plan: Any) -> dict[str, dict[str, Any]]:
     return {a["alarm_name"]: a for a in of_type(plan, "aws_cloudwatch_metric_alarm")}
 
 
-@pytest.mark.parametrize("case", ["defaults", "authorization_none", "kms", "custom"])
+@pytest.mark.parametrize("case", ["defaults", "authorization_none", "kms", "custom", "jwt"])
 def test_no_alarms_without_a_topic(plan: PlanFn, case: str) -> None:
     planned = plan(case=case)
     assert alarms(planned) == {}

@@ -6,7 +6,8 @@ mocked provider assigns them (realistic ARNs where a test needs one), Terraform 
 expression of the module, and these tests check the values it produced:
 
 - "definition": the defaults (AWS_IAM, tracing, no customer key), emit_retry set;
-- "long_horizon": ten years, 60 s segments, a 2 s lead, a customer key, authorization NONE.
+- "long_horizon": ten years, 60 s segments, a 2 s lead, a customer key, authorization NONE;
+- "jwt": JWT with read and write scopes, reserved concurrency, no idempotency table.
 """
 
 import json
@@ -20,6 +21,7 @@ ACCOUNT = "111122223333"
 MACHINE = f"arn:aws:states:eu-west-1:{ACCOUNT}:stateMachine:task-scheduler"
 EXECUTIONS = f"arn:aws:states:eu-west-1:{ACCOUNT}:execution:task-scheduler:*"
 TABLE = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/task-scheduler-tasks"
+IDEMPOTENCY_TABLE = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/task-scheduler-idempotency"
 KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 API = f"arn:aws:execute-api:eu-west-1:{ACCOUNT}:a1b2c3d4e5"
 ROUTE_ARNS = {
@@ -126,15 +128,22 @@ POWERTOOLS = {
 
 
 @pytest.mark.parametrize(
-    ("run", "horizon", "lead", "segment"),
+    ("run", "horizon", "lead", "segment", "idempotency_table"),
     [
         # execution_segment_seconds = null there: the module's default.
-        ("definition", "31536000", "1", "31449600"),
-        ("long_horizon", "315360000", "2", "60"),
+        ("definition", "31536000", "1", "31449600", "task-scheduler-idempotency"),
+        ("long_horizon", "315360000", "2", "60", "task-scheduler-idempotency"),
+        # emit_idempotency_enabled = false: an empty name turns the utility off.
+        ("jwt", "31536000", "1", "31449600", ""),
     ],
 )
 def test_functions_environment(
-    mocked_apply: MockedApply, run: str, horizon: str, lead: str, segment: str
+    mocked_apply: MockedApply,
+    run: str,
+    horizon: str,
+    lead: str,
+    segment: str,
+    idempotency_table: str,
 ) -> None:
     resources = mocked_apply.resources(run)
     (api,) = resources["aws_lambda_function.api"]["environment"]
@@ -151,13 +160,24 @@ def test_functions_environment(
         **POWERTOOLS,
         "TOPIC_ARN": resources["aws_sns_topic.this"]["arn"],
         "TASKS_TABLE_NAME": "task-scheduler-tasks",
+        "IDEMPOTENCY_TABLE_NAME": idempotency_table,
         "EMISSION_LEAD_SECONDS": lead,
         "EXECUTION_SEGMENT_SECONDS": segment,
     }
 
 
 @pytest.mark.parametrize(
-    ("run", "authorization"), [("definition", "AWS_IAM"), ("long_horizon", "NONE")]
+    ("run", "api", "emit"), [("definition", -1, -1), ("long_horizon", -1, -1), ("jwt", 20, 50)]
+)
+def test_reserved_concurrency(mocked_apply: MockedApply, run: str, api: int, emit: int) -> None:
+    resources = mocked_apply.resources(run)
+    assert resources["aws_lambda_function.api"]["reserved_concurrent_executions"] == api
+    assert resources["aws_lambda_function.emit"]["reserved_concurrent_executions"] == emit
+
+
+@pytest.mark.parametrize(
+    ("run", "authorization"),
+    [("definition", "AWS_IAM"), ("long_horizon", "NONE"), ("jwt", "JWT")],
 )
 def test_routes_and_their_lambda_permissions(
     mocked_apply: MockedApply, run: str, authorization: str
@@ -184,6 +204,46 @@ def test_routes_and_their_lambda_permissions(
     outputs = mocked_apply.outputs(run)
     assert outputs["api_route_keys"] == ROUTE_KEYS
     assert outputs["api_authorization_type"] == authorization
+
+
+SCOPES = {
+    "schedule": ["tasks/write"],
+    "list": ["tasks/read"],
+    "status": ["tasks/read"],
+    "cancel": ["tasks/write"],
+    "reschedule": ["tasks/write"],
+}
+
+
+@pytest.mark.parametrize("run", ["definition", "long_horizon", "jwt"])
+def test_routes_name_the_jwt_authorizer_and_their_scopes_only_under_jwt(
+    mocked_apply: MockedApply, run: str
+) -> None:
+    resources = mocked_apply.resources(run)
+    routes = {key: resources[f'aws_apigatewayv2_route.this["{key}"]'] for key in ROUTE_KEYS}
+    outputs = mocked_apply.outputs(run)
+    if run != "jwt":
+        assert "aws_apigatewayv2_authorizer.this[0]" not in resources
+        assert {key: r["authorizer_id"] for key, r in routes.items()} == dict.fromkeys(
+            ROUTE_KEYS, None
+        )
+        # A null output is left out of the state.
+        assert outputs.get("apigatewayv2_authorizer_id") is None
+        return
+    authorizer = resources["aws_apigatewayv2_authorizer.this[0]"]
+    assert authorizer["id"] == "jwt123"
+    assert authorizer["api_id"] == resources["aws_apigatewayv2_api.this"]["id"]
+    assert authorizer["jwt_configuration"] == [
+        {
+            "issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123",
+            "audience": ["app-client"],
+        }
+    ]
+    assert {key: r["authorizer_id"] for key, r in routes.items()} == dict.fromkeys(
+        ROUTE_KEYS, "jwt123"
+    )
+    assert {key: r["authorization_scopes"] for key, r in routes.items()} == SCOPES
+    assert outputs["apigatewayv2_authorizer_id"] == "jwt123"
 
 
 Statement = tuple[str, frozenset[str], frozenset[str], tuple[tuple[str, str, tuple[str, ...]], ...]]
@@ -226,6 +286,14 @@ def role_statements(plan: Any, applied: MockedApply, run: str, role: str) -> set
     if "local.tracing_policies" in references:
         sources.append("data.aws_iam_policy_document.tracing")
     resources = applied.resources(run)
+    # Counted documents (`[*].json`) are referenced by their bare address: every instance.
+    sources += [
+        address
+        for reference in references
+        if not reference.endswith(".json") and reference.startswith("data.")
+        for address in resources
+        if address.startswith(f"{reference}[")
+    ]
     statements: set[Statement] = set()
     for source in sources:
         statements |= rendered_statements(resources[source])
@@ -238,7 +306,9 @@ def log_statement(applied: MockedApply, run: str, function: str) -> Statement:
     return ("WriteOwnLogs", actions, frozenset({f"{group}:*"}), ())
 
 
-def expected_roles(applied: MockedApply, run: str, *, kms: bool) -> dict[str, set[Statement]]:
+def expected_roles(
+    applied: MockedApply, run: str, *, kms: bool, idempotency: bool = True
+) -> dict[str, set[Statement]]:
     resources = applied.resources(run)
     topic = resources["aws_sns_topic.this"]["arn"]
     emit_arn = resources["aws_lambda_function.emit"]["arn"]
@@ -252,6 +322,25 @@ def expected_roles(applied: MockedApply, run: str, *, kms: bool) -> dict[str, se
     encrypt: set[Statement] = (
         {("EncryptTasks", frozenset({"kms:GenerateDataKey", "kms:Decrypt"}), frozenset({KEY}), ())}
         if kms
+        else set()
+    )
+    records: set[Statement] = (
+        {
+            (
+                "RecordEmissions",
+                frozenset(
+                    {
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                    }
+                ),
+                frozenset({IDEMPOTENCY_TABLE}),
+                (),
+            )
+        }
+        if idempotency
         else set()
     )
     log_delivery = frozenset(
@@ -316,6 +405,7 @@ def expected_roles(applied: MockedApply, run: str, *, kms: bool) -> dict[str, se
             traces,
             *encrypt,
             *table_key,
+            *records,
         },
         "state_machine": {
             (
@@ -334,12 +424,15 @@ def expected_roles(applied: MockedApply, run: str, *, kms: bool) -> dict[str, se
     }
 
 
-@pytest.mark.parametrize(("run", "kms"), [("definition", False), ("long_horizon", True)])
+@pytest.mark.parametrize(
+    ("run", "kms", "idempotency"),
+    [("definition", False, True), ("long_horizon", True, True), ("jwt", False, False)],
+)
 def test_each_role_holds_exactly_its_actions_on_concrete_resources(
-    plan: PlanFn, mocked_apply: MockedApply, run: str, kms: bool
+    plan: PlanFn, mocked_apply: MockedApply, run: str, kms: bool, idempotency: bool
 ) -> None:
     assert mocked_apply.resources(run)["aws_sfn_state_machine.this"]["arn"] == MACHINE
-    expected = expected_roles(mocked_apply, run, kms=kms)
+    expected = expected_roles(mocked_apply, run, kms=kms, idempotency=idempotency)
     for role, statements in expected.items():
         assert role_statements(plan(), mocked_apply, run, role) == statements, role
 
@@ -366,3 +459,10 @@ def test_table_outputs(mocked_apply: MockedApply) -> None:
     outputs = mocked_apply.outputs("definition")
     assert outputs["dynamodb_table_name"] == "task-scheduler-tasks"
     assert outputs["dynamodb_table_arn"] == TABLE
+    assert outputs["dynamodb_idempotency_table_name"] == "task-scheduler-idempotency"
+    assert outputs["dynamodb_idempotency_table_arn"] == IDEMPOTENCY_TABLE
+    # Null outputs are left out of the state.
+    without = mocked_apply.outputs("jwt")
+    assert without.get("dynamodb_idempotency_table_name") is None
+    assert without.get("dynamodb_idempotency_table_arn") is None
+    assert without["dynamodb_table_name"] == "task-scheduler-tasks"

@@ -13,7 +13,19 @@ import tftest
 CASES: dict[str, dict[str, tuple[Any, str]]] = {
     "out_of_range": {
         "name": ("9-starts-with-a-digit", "name must start with a letter"),
-        "authorization_type": ("JWT", "authorization_type must be AWS_IAM or NONE"),
+        "authorization_type": ("COGNITO", "authorization_type must be AWS_IAM, JWT or NONE"),
+        # API Gateway reads the issuer's keys over TLS only.
+        "jwt_issuer": ("http://issuer.example.com", "jwt_issuer must be an https URL"),
+        "jwt_audience": ([""], "Each jwt_audience entry must be a non-empty string"),
+        "jwt_scopes": ({"write": ["tasks write"]}, "Each jwt_scopes entry must be an OAuth 2.0"),
+        "api_route_throttling": (
+            {"lists": {"rate_limit": 1, "burst_limit": 1}},
+            "api_route_throttling keys must be routes",
+        ),
+        "api_reserved_concurrent_executions": (
+            -2,
+            "api_reserved_concurrent_executions must be null, or a whole number",
+        ),
         "max_schedule_horizon_days": (
             3651,
             "max_schedule_horizon_days must be a whole number from 1 to 3650",
@@ -48,6 +60,17 @@ CASES: dict[str, dict[str, tuple[Any, str]]] = {
             "execution_segment_seconds must be a whole number from 1 to 31449600",
         ),
         "api_throttling_burst_limit": (2.5, "api_throttling_burst_limit must be a whole number"),
+        # A query or a fragment: not an OpenID Connect issuer identifier.
+        "jwt_issuer": ("https://issuer.example.com/?tenant=1", "jwt_issuer must be an https URL"),
+        "jwt_scopes": ({"read": ['tasks"read']}, "Each jwt_scopes entry must be an OAuth 2.0"),
+        "api_route_throttling": (
+            {"list": {"rate_limit": 10001, "burst_limit": 2.5}},
+            "Each api_route_throttling entry needs rate_limit greater than 0",
+        ),
+        "api_reserved_concurrent_executions": (
+            1.5,
+            "api_reserved_concurrent_executions must be null, or a whole number",
+        ),
         "lambda_memory_size": (10241, "lambda_memory_size must be a whole number"),
         "dead_letter_retention_seconds": (1209601, "dead_letter_retention_seconds must be from 60"),
         # Each value is in range; together they would wait 10 times 100 s.
@@ -116,6 +139,63 @@ def test_invalid_inputs_are_rejected_with_their_messages(
         expected += NESTED_EXTRA_MESSAGES
     missing = [message for message in expected if message not in error]
     assert not missing, error
+
+
+JWT = {
+    "authorization_type": "JWT",
+    "jwt_issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123",
+    "jwt_audience": ["app-client"],
+}
+
+
+@pytest.mark.parametrize(
+    ("tf_vars", "message"),
+    [
+        # JWT needs an issuer and an audience (checked together: preconditions on the API).
+        ({"authorization_type": "JWT"}, 'authorization_type = "JWT" needs jwt_issuer'),
+        ({**JWT, "jwt_audience": []}, 'authorization_type = "JWT" needs jwt_issuer'),
+        (
+            {k: v for k, v in JWT.items() if k != "jwt_issuer"},
+            'authorization_type = "JWT" needs jwt_issuer',
+        ),
+        # JWT settings without JWT would leave the routes open (NONE) or on IAM: refused.
+        ({**JWT, "authorization_type": "NONE"}, "apply only with authorization_type"),
+        ({"jwt_audience": ["app-client"]}, "apply only with authorization_type"),
+        ({"jwt_scopes": {"write": ["tasks/write"]}}, "apply only with authorization_type"),
+    ],
+)
+def test_jwt_settings_must_come_together(
+    terraform: Callable[[str], tftest.TerraformTest], tf_vars: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(tftest.TerraformTestError) as rejected:
+        terraform(".").plan(tf_vars=tf_vars)
+    assert message in " ".join(str(rejected.value).replace("\\n", " ").split())
+
+
+def test_jwt_boundary_values_are_accepted(
+    terraform: Callable[[str], tftest.TerraformTest],
+) -> None:
+    plan = terraform(".").plan(
+        output=True,
+        tf_vars={
+            **JWT,
+            # A trailing slash (Auth0's issuers end with one) and a port.
+            "jwt_issuer": "https://issuer.example.com:8443/tenant/",
+            # Every printable ASCII character a scope-token may hold.
+            "jwt_scopes": {"read": ["!#[]~", "https://api.example.com/tasks.read"], "write": []},
+        },
+    )
+    (authorizer,) = [
+        r["values"] for r in plan.resources.values() if r["type"] == "aws_apigatewayv2_authorizer"
+    ]
+    assert authorizer["jwt_configuration"][0]["issuer"] == "https://issuer.example.com:8443/tenant/"
+    planned_limits = {
+        "api_route_throttling": {
+            route: {"rate_limit": 0.5, "burst_limit": 1}
+            for route in ("schedule", "list", "status", "cancel", "reschedule")
+        }
+    }
+    terraform(".").plan(tf_vars=planned_limits)
 
 
 def test_boundary_values_are_accepted(terraform: Callable[[str], tftest.TerraformTest]) -> None:

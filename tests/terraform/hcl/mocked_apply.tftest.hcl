@@ -42,6 +42,16 @@ override_resource {
 }
 
 override_resource {
+  target = aws_dynamodb_table.idempotency
+  values = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/task-scheduler-idempotency" }
+}
+
+override_resource {
+  target = aws_apigatewayv2_authorizer.this
+  values = { id = "jwt123" }
+}
+
+override_resource {
   target = aws_lambda_function.emit
   values = { arn = "arn:aws:lambda:eu-west-1:111122223333:function:task-scheduler-emit" }
 }
@@ -149,9 +159,10 @@ run "definition" {
       aws_lambda_function.api.environment[0].variables.MAX_HORIZON_SECONDS == "31536000" &&
       aws_lambda_function.api.environment[0].variables.TASKS_TABLE_NAME == aws_dynamodb_table.this.name &&
       aws_lambda_function.emit.environment[0].variables.TOPIC_ARN == aws_sns_topic.this.arn &&
-      aws_lambda_function.emit.environment[0].variables.TASKS_TABLE_NAME == aws_dynamodb_table.this.name
+      aws_lambda_function.emit.environment[0].variables.TASKS_TABLE_NAME == aws_dynamodb_table.this.name &&
+      aws_lambda_function.emit.environment[0].variables.IDEMPOTENCY_TABLE_NAME == aws_dynamodb_table.idempotency[0].name
     )
-    error_message = "The api function must know the state machine, table and horizon; the emit function the topic and table."
+    error_message = "The api function must know the state machine, table and horizon; the emit function the topic and both tables."
   }
 }
 
@@ -214,5 +225,31 @@ run "alarms" {
   assert {
     condition     = output.cloudwatch_metric_alarm_arns == { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.arn } && length(output.cloudwatch_metric_alarm_arns) == 8
     error_message = "The output must map each alarm kind to its ARN."
+  }
+}
+
+# JWT authorization with per-route scopes, route throttling, a capped api function, and the
+# idempotency table turned off.
+run "jwt" {
+  command = apply
+
+  variables {
+    authorization_type                    = "JWT"
+    jwt_issuer                            = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
+    jwt_audience                          = ["app-client"]
+    jwt_scopes                            = { read = ["tasks/read"], write = ["tasks/write"] }
+    api_reserved_concurrent_executions    = 20
+    lambda_reserved_concurrent_executions = 50
+    emit_idempotency_enabled              = false
+  }
+
+  assert {
+    condition     = alltrue([for route in aws_apigatewayv2_route.this : route.authorizer_id == aws_apigatewayv2_authorizer.this[0].id])
+    error_message = "Every route must use the module's JWT authorizer."
+  }
+
+  assert {
+    condition     = aws_lambda_function.emit.environment[0].variables.IDEMPOTENCY_TABLE_NAME == "" && length(aws_dynamodb_table.idempotency) == 0
+    error_message = "Without the idempotency table, the emit function gets an empty table name."
   }
 }
