@@ -459,8 +459,8 @@ data "aws_iam_policy_document" "deployer" {
       "lambda:ListVersionsByFunction", "lambda:AddPermission", "lambda:RemovePermission",
       "lambda:GetPolicy", "lambda:TagResource", "lambda:UntagResource",
       "lambda:PutFunctionConcurrency",
-      "lambda:UpdateFunctionCode",        # unused: only when the package changes (a new module version)
-      "lambda:DeleteFunctionConcurrency", # unused: only when lambda_reserved_concurrent_executions returns to -1
+      "lambda:UpdateFunctionCode", # unused: only when the package changes (a new module version)
+      "lambda:DeleteFunctionConcurrency",
     ]
     resources = local.function_arns
   }
@@ -592,6 +592,19 @@ data "aws_iam_policy_document" "deployer" {
       variable = "apigateway:Resource/AccessLoggingDestination"
       values   = [local.api_access_log_group_arn]
     }
+  }
+
+  # Changing or removing a route's entry in api_route_throttling deletes its route settings
+  # first (DeleteRouteSettings). The Service Authorization Reference gives route settings no
+  # access-logging condition key (UpdateHttpApiStage's would never match), so this stays scoped
+  # to the region's HTTP APIs, like routes; it can only drop a route's override of its stage's
+  # throttling.
+  statement {
+    sid = "ResetHttpApiRouteSettings"
+    actions = [
+      "apigateway:DELETE", # unused: only when api_route_throttling changes; the emulator does not implement DeleteRouteSettings
+    ]
+    resources = ["${local.apigateway_arn_prefix}/apis/*/stages/*/routesettings/*"]
   }
 
   statement {

@@ -28,17 +28,31 @@ class Analysis:
         return Counter(call.service for _, call in self.calls)
 
 
-def reasons_for_unused(iam_tf: Path) -> dict[str, str]:
-    """Actions of iam.tf's deployer document that carry a one-line reason for going unused."""
+# A statement's `sid = "..."`, which comes first in each statement of the deployer document.
+SID = re.compile(r'^\s*sid\s*=\s*"(?P<sid>[A-Za-z0-9]+)"')
+
+
+def reasons_for_unused(iam_tf: Path) -> dict[tuple[str, str], str]:
+    """(sid, action) pairs of iam.tf's deployer document that carry a one-line reason for going
+    unused: per statement, so that one statement's reason never excuses another's grant of the
+    same action."""
     text = iam_tf.read_text()
     block = text[text.index('data "aws_iam_policy_document" "deployer"') :]
-    return {m["action"]: m["why"] for line in block.splitlines() if (m := REASON.search(line))}
+    reasons: dict[tuple[str, str], str] = {}
+    sid = ""
+    for line in block.splitlines():
+        if declared := SID.match(line):
+            sid = declared["sid"]
+        elif reason := REASON.search(line):
+            assert sid, f"a reason before any statement's sid: {line}"
+            reasons[(sid, reason["action"])] = reason["why"]
+    return reasons
 
 
 def analyse(
     requests: dict[str, list[RecordedRequest]],
     policy_document: dict[str, Any],
-    reasons: dict[str, str],
+    reasons: dict[tuple[str, str], str],
     *,
     region: str,
     account: str,
@@ -54,7 +68,7 @@ def analyse(
                 _evaluate(policy, phase, call, authorization, analysis)
     for sid, actions in policy.granted_actions().items():
         for action in actions:
-            if (sid, action) not in analysis.used and action not in reasons:
+            if (sid, action) not in analysis.used and (sid, action) not in reasons:
                 analysis.unused.append(f"{sid}: {action}")
     return analysis
 

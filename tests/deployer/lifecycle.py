@@ -1,11 +1,13 @@
 """Apply, refresh, update and destroy the module in the emulator, recording every AWS call.
 
 The module runs with every optional feature on: a customer managed KMS key, subscriptions
-(with a filter policy), tracing, a permissions boundary on its roles, reserved concurrency and
-CloudWatch alarms. The key, the subscriber queue, the boundary policy and the alarm topic are
-created beforehand with boto3, so
-every recorded request is one that Terraform makes for the module itself (the recording also
-keeps only requests whose User-Agent is the Terraform AWS provider's).
+(with a filter policy), tracing, a permissions boundary on its roles, reserved concurrency (the
+api function's own, then none), CloudWatch alarms, JWT authorization with scopes (the update
+changes the audience and the scopes), route throttling (unchanged by the update) and the emit
+idempotency table. The key, the subscriber queue, the boundary policy and the alarm topic are
+created beforehand with boto3, so every recorded request is one that Terraform makes for the
+module itself (the recording also keeps only requests whose User-Agent is the Terraform AWS
+provider's).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ REGION = "us-east-1"
 NAME = "deployer-check"
 PROVIDER_USER_AGENT = "terraform-provider-aws/"
 PHASES = ("apply", "refresh", "update", "destroy")
+# The emulator stores the authorizer; nothing fetches the issuer's keys while deploying.
+JWT_ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_deployer"
 
 
 @dataclass
@@ -50,7 +54,14 @@ def _tfvars(fixtures: dict[str, str], *, updated: bool) -> dict[str, Any]:
         "kms_key_arn": fixtures["kms_key_arn"],
         "role_permissions_boundary": fixtures["boundary_arn"],
         "lambda_reserved_concurrent_executions": 5,
+        "api_reserved_concurrent_executions": 3,
         "tracing_enabled": True,
+        "authorization_type": "JWT",
+        "jwt_issuer": JWT_ISSUER,
+        "jwt_audience": ["deployer-check"],
+        "jwt_scopes": {"write": ["tasks/write"]},
+        "api_route_throttling": {"list": {"rate_limit": 10, "burst_limit": 20}},
+        "emit_idempotency_enabled": True,
         "alarm_topic_arn": fixtures["alarm_topic_arn"],
         "subscriptions": {
             "worker": {
@@ -68,7 +79,13 @@ def _tfvars(fixtures: dict[str, str], *, updated: bool) -> dict[str, Any]:
             log_retention_in_days=14,
             lambda_memory_size=512,
             api_throttling_rate_limit=20,
-            authorization_type="NONE",
+            # The api function's reservation removed (DeleteFunctionConcurrency).
+            api_reserved_concurrent_executions=-1,
+            # UpdateAuthorizer, and the routes' scopes.
+            jwt_audience=["deployer-check", "deployer-check-cli"],
+            jwt_scopes={"read": ["tasks/read"], "write": ["tasks/write"]},
+            # api_route_throttling unchanged: changing a route's limits deletes its route
+            # settings first (DeleteRouteSettings), which the emulator does not implement.
             dead_letter_retention_seconds=86400,
             state_machine_log_level="ALL",
             emit_retry={"max_attempts": 2, "interval_seconds": 3, "backoff_rate": 2},
@@ -169,6 +186,12 @@ module "task_scheduler" {{
   state_machine_log_level               = try(var.module.state_machine_log_level, "ERROR")
   emit_retry                            = try(var.module.emit_retry, {{}})
   authorization_type                    = try(var.module.authorization_type, "AWS_IAM")
+  jwt_issuer                            = try(var.module.jwt_issuer, null)
+  jwt_audience                          = try(var.module.jwt_audience, [])
+  jwt_scopes                            = try(var.module.jwt_scopes, {{}})
+  api_reserved_concurrent_executions    = try(var.module.api_reserved_concurrent_executions, null)
+  api_route_throttling                  = var.module.api_route_throttling
+  emit_idempotency_enabled              = var.module.emit_idempotency_enabled
   dead_letter_retention_seconds         = try(var.module.dead_letter_retention_seconds, 1209600)
 }}
 

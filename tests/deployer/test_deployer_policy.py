@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.deployer.analysis import Analysis, analyse, reasons_for_unused
 from tests.deployer.authorization import Authorization
-from tests.deployer.lifecycle import PHASES, REGION, Lifecycle
+from tests.deployer.lifecycle import JWT_ISSUER, PHASES, REGION, Lifecycle
 from tests.deployer.policy_evaluator import Policy
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -65,6 +65,53 @@ def test_every_phase_made_calls_of_every_service(lifecycle: Lifecycle, analysis:
         # The provider tells DynamoDB's AWS managed key from a customer key on every read.
         "refresh kms:DescribeKey",
     } <= operations
+    # JWT authorization (the update changes the audience and the routes' scopes), the api
+    # function's own reservation removed, route throttling changed.
+    assert {
+        "apply apigateway:CreateAuthorizer",
+        "refresh apigateway:GetAuthorizer",
+        "update apigateway:UpdateAuthorizer",
+        "update apigateway:UpdateRoute",
+        "update apigateway:UpdateStage",
+        "destroy apigateway:DeleteAuthorizer",
+        "update lambda:DeleteFunctionConcurrency",
+    } <= operations
+
+
+def test_both_tables_were_created_and_deleted(analysis: Analysis, lifecycle: Lifecycle) -> None:
+    name = lifecycle.variables["name"]
+    for phase, operation in (("apply", "CreateTable"), ("destroy", "DeleteTable")):
+        tables = {
+            call.params["TableName"]
+            for called_in, call in analysis.calls
+            if called_in == phase and call.operation == operation
+        }
+        assert tables == {f"{name}-tasks", f"{name}-idempotency"}, phase
+
+
+def test_routes_were_created_with_the_authorizer_and_their_scopes(
+    analysis: Analysis, lifecycle: Lifecycle
+) -> None:
+    created = [call for phase, call in analysis.calls if phase == "apply"]
+    (authorizer,) = [c for c in created if c.operation == "CreateAuthorizer"]
+    # REST-JSON: the request and response members as sent on the wire.
+    assert authorizer.params["authorizerType"] == "JWT"
+    assert authorizer.params["identitySource"] == ["$request.header.Authorization"]
+    assert authorizer.params["jwtConfiguration"] == {
+        "issuer": JWT_ISSUER,
+        "audience": ["deployer-check"],
+    }
+    authorizer_id = authorizer.response["authorizerId"]
+    routes = {c.params["routeKey"]: c.params for c in created if c.operation == "CreateRoute"}
+    assert len(routes) == 5
+    for route_key, params in routes.items():
+        assert (params["authorizationType"], params["authorizerId"]) == ("JWT", authorizer_id)
+        writes = route_key.startswith(("POST", "DELETE", "PATCH"))
+        assert params.get("authorizationScopes") == (["tasks/write"] if writes else None), route_key
+    (stage,) = [c for c in created if c.operation == "CreateStage"]
+    ((route_key, settings),) = stage.params["routeSettings"].items()
+    assert route_key == "GET /schedule"
+    assert (settings["throttlingRateLimit"], settings["throttlingBurstLimit"]) == (10, 20)
 
 
 def test_every_recorded_call_is_allowed(analysis: Analysis) -> None:
@@ -75,11 +122,13 @@ def test_every_granted_action_is_used_or_has_a_reason(analysis: Analysis) -> Non
     assert analysis.unused == []
 
 
-def test_reasons_name_only_actions_no_call_uses(analysis: Analysis) -> None:
+def test_reasons_name_only_actions_no_call_uses(analysis: Analysis, lifecycle: Lifecycle) -> None:
     reasons = reasons_for_unused(REPO_ROOT / "iam.tf")
     assert reasons, "iam.tf carries no '# unused:' reasons: the parser no longer finds them"
-    used = {action for _, action in analysis.used}
-    assert sorted(set(reasons) & used) == []
+    assert sorted(set(reasons) & analysis.used) == []
+    # Each reason names an action its own statement grants.
+    granted = Policy(lifecycle.deployer_policy).granted_actions()
+    assert [pair for pair in reasons if pair[1] not in granted.get(pair[0], [])] == []
 
 
 def must_be_denied(lifecycle: Lifecycle) -> list[Authorization]:

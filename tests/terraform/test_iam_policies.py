@@ -376,7 +376,7 @@ def test_deployer_may_put_alarms_only_with_the_alarm_topic_as_their_action(plan:
     }
 
 
-def test_deployer_manages_the_jwt_authorizer_in_every_mode(plan: PlanFn) -> None:
+def test_deployer_manages_the_jwt_authorizer_and_route_settings_in_every_mode(plan: PlanFn) -> None:
     # Granted whether or not the routes use JWT now, so that leaving JWT can delete it.
     for case in ("defaults", "jwt"):
         deployer = {
@@ -393,6 +393,12 @@ def test_deployer_manages_the_jwt_authorizer_in_every_mode(plan: PlanFn) -> None
             "arn:aws:apigateway:eu-west-1::/apis/*/authorizers/*",
         ]
         assert "Condition" not in authorizer
+        # Changing a route's throttling deletes its route settings first; nothing else.
+        reset = deployer["ResetHttpApiRouteSettings"]
+        assert (reset["Action"], reset["Resource"]) == (
+            ["apigateway:DELETE"],
+            ["arn:aws:apigateway:eu-west-1::/apis/*/stages/*/routesettings/*"],
+        )
 
 
 def test_emit_role_records_emissions_in_the_idempotency_table_only(plan: PlanFn) -> None:
