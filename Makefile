@@ -19,7 +19,7 @@ RUNTIMES := python3.12 python3.13
 export TF_CLI_CONFIG_FILE := $(CURDIR)/$(BUILD)/terraform.rc
 export TF_IN_AUTOMATION := 1
 
-.PHONY: help install build lint checkov test-runtimes docs test run stop bench clean
+.PHONY: help install build lint checkov test-runtimes docs test run stop bench load clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -95,6 +95,9 @@ stop: ## Stop a `make run` started in another terminal
 
 bench: install ## Print performance figures
 	$(BIN)/python benchmarks/local_stack.py
+
+load: install ## 500 tasks from 32 clients due within 5 s: accepted, refused, emitted, duplicates, lost
+	$(BIN)/python benchmarks/load.py
 
 clean: ## Remove build and Terraform working files
 	rm -rf $(BUILD) $(VENV) .pytest_cache .mypy_cache .ruff_cache
