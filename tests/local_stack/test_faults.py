@@ -79,10 +79,12 @@ def schedule(
         return error.code, json.loads(error.read()), headers
 
 
-def delivered_once(task_id: str, events: Inbox, worker_inbox: Inbox) -> dict[str, Any]:
+def delivered_once(
+    task_id: str, events: Inbox, worker_inbox: Inbox, timeout: float = 30
+) -> dict[str, Any]:
     """Waits for the task on both subscriptions, then checks that no second copy follows."""
-    received = events.wait_for(task_id, timeout=30)
-    worker_inbox.wait_for(task_id, timeout=30)
+    received = events.wait_for(task_id, timeout=timeout)
+    worker_inbox.wait_for(task_id, timeout=timeout)
     time.sleep(QUIET_SECONDS)
     assert (events.count(task_id), worker_inbox.count(task_id)) == (1, 1)
     return dict(received.data)
@@ -253,6 +255,32 @@ def dead_lettered(stack: RunningStack, task_id: str, timeout: float = 60) -> dic
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 return dict(body)
     raise AssertionError(f"{task_id} was not dead-lettered within {timeout} s")
+
+
+def test_lost_answer_to_the_idempotency_record_write_still_delivers_once(
+    stack: RunningStack, events: Inbox, worker_inbox: Inbox
+) -> None:
+    """DynamoDB wrote the emit function's INPROGRESS record but its answer was lost (a 500, or
+    a read timeout under load), and the SDK retried the PutItem: the retry finds the record
+    in progress. The task must still be published once, not dead-lettered unpublished."""
+    task_id = new_id("lost-record")
+    status, created, _ = schedule(stack, task_id, in_seconds(3), "recorded")
+    assert status == 201, created
+    inject(
+        stack,
+        service="dynamodb",
+        operation="PutItem",
+        error_code="InternalServerError",
+        when="after",
+        contains=stack.outputs["dynamodb_idempotency_table_name"],
+    )
+
+    # However long the record stays in progress (until the invocation's deadline).
+    arn = executions_of(stack, task_id)[0]["executionArn"]
+    outcome = final_status(stack, arn, timeout=180)
+    assert outcome == "SUCCEEDED", (outcome, task_failures(stack, arn))
+    assert delivered_once(task_id, events, worker_inbox)["message"] == "recorded"
+    only_one_task(stack, task_id, "emitted")
 
 
 def test_lost_publish_answer_is_the_remaining_duplicate(
