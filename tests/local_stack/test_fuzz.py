@@ -5,7 +5,7 @@ Every operation the document describes is called with generated requests, valid 
 field; then its fuzzing phase: random ones), through the local gateway and the real api
 function. Each answer must be no 5xx, a status the document lists for the operation, with the
 documented content type, headers and body schema, and invalid input must be refused with a
-4xx. The example count is bounded (FUZZ_MAX_EXAMPLES per operation and generation mode, 25 by
+4xx. The example count is bounded (FUZZ_MAX_EXAMPLES per operation and generation mode, 50 by
 default) and generation is deterministic, so that `make test` stays reproducible and within
 about a minute; raise FUZZ_MAX_EXAMPLES to search harder.
 """
@@ -32,7 +32,7 @@ from tests.local_stack.conftest import RunningStack
 pytestmark = pytest.mark.local_stack
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "50"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
