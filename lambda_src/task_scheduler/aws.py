@@ -7,8 +7,11 @@ from botocore.client import BaseClient
 from botocore.config import Config
 
 # Bounded so that a slow StartExecution still answers within API Gateway's 30 s integration
-# timeout: at most 3 attempts of 2 s to connect and 5 s to read, plus backoff.
-_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+# timeout: at most 3 attempts in all (botocore's `max_attempts` would count retries only) of
+# 2 s to connect and 5 s to read, plus backoff.
+_CONFIG = Config(
+    connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3}
+)
 
 
 @cache

@@ -15,8 +15,15 @@ Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
 
 
+# The earliest release: a task due before it is long overdue and the Wait ends at once, and
+# subtracting the lead from a timestamp in year 1 would leave datetime's range.
+EARLIEST_RELEASE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def release_at(timestamp: datetime, lead_seconds: int) -> datetime:
-    """The whole second at least `lead_seconds` before `timestamp`."""
+    """The whole second at least `lead_seconds` before `timestamp` (not before 1970)."""
+    if timestamp <= EARLIEST_RELEASE + timedelta(seconds=lead_seconds):
+        return EARLIEST_RELEASE
     return (timestamp - timedelta(seconds=lead_seconds)).replace(microsecond=0)
 
 

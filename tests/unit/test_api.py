@@ -127,6 +127,15 @@ def test_timestamp_is_normalised_to_utc_milliseconds(
     assert execution_input(answer.body["id"])["timestamp"] == normalised
 
 
+@pytest.mark.parametrize("timestamp", ["0001-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z"])
+def test_timestamps_before_1970_fire_immediately(post_schedule, execution_input, timestamp):
+    answer = post_schedule({"timestamp": timestamp, "message": "long overdue"})
+
+    assert answer.status == 201
+    assert answer.body["fires_immediately"] is True
+    assert execution_input(answer.body["id"])["release_at"] == "1970-01-01T00:00:00Z"
+
+
 def test_past_timestamp_fires_immediately(post_schedule):
     answer = post_schedule({"timestamp": "2001-02-03T04:05:06.789+01:00", "message": "late"})
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from task_scheduler.timing import format_release, hold_until, release_at
+from task_scheduler.timing import EARLIEST_RELEASE, format_release, hold_until, release_at
 
 DUE = datetime(2030, 1, 1, 12, 0, 0, 950_000, tzinfo=UTC)  # 12:00:00.950Z
 
@@ -39,6 +39,20 @@ def test_release_is_a_whole_second_at_least_the_lead_before(lead, released):
     assert release.microsecond == 0
     assert DUE - release >= timedelta(seconds=lead)
     assert DUE - release < timedelta(seconds=lead + 1)
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),
+        EARLIEST_RELEASE,
+    ],
+)
+def test_a_timestamp_before_1970_is_released_at_once(timestamp):
+    # Found by schemathesis: year 1 minus the lead left datetime's range (a 500).
+    assert release_at(timestamp, 60) == EARLIEST_RELEASE
+    assert format_release(release_at(timestamp, 1)) == "1970-01-01T00:00:00Z"
 
 
 def test_released_on_time_it_holds_until_the_exact_millisecond():
