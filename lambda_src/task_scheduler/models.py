@@ -145,7 +145,13 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    """Body of every 4xx and 5xx answer."""
+    """Body of every 4xx and 5xx answer of the api function."""
 
     message: str
     errors: list[ErrorDetail]
+
+
+class GatewayResponse(BaseModel):
+    """Body of an answer API Gateway gives itself, before the api function runs."""
+
+    message: str

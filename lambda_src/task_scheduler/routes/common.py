@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
-from task_scheduler.models import ErrorResponse, TaskId
+from task_scheduler.models import ErrorResponse, GatewayResponse, TaskId
 
 TaskIdPath = Annotated[TaskId, Path(description="The task id.")]
 
@@ -26,6 +26,14 @@ _ERRORS = {
     "retry after Retry-After seconds.",
 }
 
+# API Gateway answers these itself, with a body of its own ({"message": ...}).
+_GATEWAY_ANSWERS = {
+    401: "JWT authorization: the bearer token is missing or invalid.",
+    403: "AWS_IAM authorization: the request is unsigned, wrongly signed, or its caller may not "
+    "invoke this route; JWT authorization: the token lacks the route's scope.",
+    429: "Past the stage's or the route's throttling limits: retry later.",
+}
+
 
 # Built afresh for each route: Powertools rewrites these dictionaries as it generates the document.
 def answer(description: str, model: type[BaseModel]) -> OpenAPIResponse:
@@ -36,11 +44,14 @@ def answer(description: str, model: type[BaseModel]) -> OpenAPIResponse:
 
 
 def errors(*statuses: int) -> dict[int, OpenAPIResponse]:
-    """The error answers `statuses`, plus those every route may give (502, 503)."""
+    """The error answers `statuses`, plus those every route may give (502, 503, and API
+    Gateway's own 401, 403 and 429)."""
     documented = {
         status: answer(_ERRORS[status], ErrorResponse) for status in (*statuses, 502, 503)
     }
     documented[503]["headers"] = {
         "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
     }
+    for status, description in _GATEWAY_ANSWERS.items():
+        documented[status] = answer(description, GatewayResponse)
     return documented
