@@ -69,6 +69,9 @@ locals {
     )
   }
 
+  # Interval of the emit Task's retries while a task's idempotency record is in progress.
+  in_progress_retry_seconds = 10
+
   # The task registry's secondary index: tasks of one status, oldest timestamp first.
   status_index_name = "status-timestamp"
 }
@@ -295,15 +298,26 @@ resource "aws_sfn_state_machine" "this" {
         }
         OutputPath = "$.Payload"
         # Worst case after the Wait, all retries failing: 126 s (Lambda service errors)
-        # + at most 900 s (emit_retry, see its validation) + 255 s (dead-letter send)
-        # + 31 s (MarkFailed) + up to 10 function timeouts of at most 90 s: under 40
-        # minutes, inside the day a segment (at most 364 days) leaves of the one-year limit.
+        # + at most 100 s (a record in progress) + 900 s (emit_retry, see its validation)
+        # + 255 s (dead-letter send) + 31 s (MarkFailed) + up to 10 function timeouts of at
+        # most 90 s: under 45 minutes, inside the day a segment (at most 364 days) leaves of
+        # the one-year limit.
         Retry = [
           {
             ErrorEquals     = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
             IntervalSeconds = 2
             MaxAttempts     = 6
             BackoffRate     = 2
+          },
+          # The task's idempotency record is in progress: an earlier attempt may still run (a
+          # service error reported for an invocation that goes on), or this one's SDK retried
+          # a write whose answer was lost. The record expires at that attempt's deadline, so
+          # retry past one function timeout instead of spending emit_retry's attempts on it.
+          {
+            ErrorEquals     = ["IdempotencyAlreadyInProgressError"]
+            IntervalSeconds = local.in_progress_retry_seconds
+            MaxAttempts     = ceil(local.functions.emit.timeout / local.in_progress_retry_seconds) + 1
+            BackoffRate     = 1
           },
           {
             ErrorEquals     = ["States.ALL"]

@@ -113,8 +113,17 @@ run "definition" {
 
   assert {
     condition = (
-      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].ErrorEquals == ["States.ALL"] &&
-      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].MaxAttempts == 4 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].IntervalSeconds == 3 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].BackoffRate == 1.5
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].ErrorEquals == ["IdempotencyAlreadyInProgressError"] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].IntervalSeconds * (jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].MaxAttempts - 1) >= aws_lambda_function.emit.timeout &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].BackoffRate == 1
+    )
+    error_message = "A task whose idempotency record is in progress must be retried past one emit function timeout, when the record expires."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[2].ErrorEquals == ["States.ALL"] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[2].MaxAttempts == 4 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[2].IntervalSeconds == 3 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[2].BackoffRate == 1.5
     )
     error_message = "Function errors must be retried as var.emit_retry says."
   }
