@@ -22,6 +22,13 @@ emulator allowed ``execute-api:Invoke`` on the route, as API Gateway does (see
 the function as ``requestContext.authorizer.jwt``. Issuers' keys are fetched over HTTPS,
 trusting the system's CAs plus ``trusted_ca_files`` (default: the files named by
 ``$TASK_SCHEDULER_EMULATOR_TRUSTED_CA``), and kept two hours.
+A route is "an HTTP method and a resource path", or ``ANY`` "to match all methods that you
+haven't defined" (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html);
+the methods are GET, POST, PUT, PATCH, DELETE, HEAD and OPTIONS (``HttpMethod``,
+https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_apigatewayv2.HttpMethod.html).
+Any other method (TRACE, CONNECT, any token) matches no route: 404 ``{"message":"Not Found"}``,
+not http.server's 501 HTML page. ``ANY`` and ``$default`` are not taken to cover such methods:
+AWS documents no integration receiving one, so the stricter reading.
 ``NONE`` routes are open. Lambda (``CUSTOM``) authorizers are not emulated: their routes answer
 401 ``{"message":"Unauthorized"}`` to every request (closed, never kinder).
 Not emulated either: CORS, payload format 1.0, non-Lambda integrations.
@@ -60,6 +67,8 @@ DEFAULT_ACCOUNT_ID = "123456789012"  # moto's, when a route has no Lambda integr
 # API Gateway's default account-level throttling quota per Region.
 ACCOUNT_RATE_LIMIT, ACCOUNT_BURST_LIMIT = 10_000.0, 5_000
 _Rank = tuple[int, int, bool]
+# The methods a route key can name (besides ANY); API Gateway routes no other method.
+ROUTE_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
 def _json_response(status: int, message: str) -> _Response:
@@ -229,6 +238,13 @@ class Gateway:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
+            def __getattr__(self, name: str) -> Any:
+                """``do_TRACE``, ``do_CONNECT``, ...: served too (404 JSON, see ``handle``);
+                http.server answers a method without ``do_<METHOD>`` with a 501 HTML page."""
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -306,6 +322,8 @@ class Gateway:
         url = urlsplit(request.path)
         length = int(request.headers.get("content-length") or 0)
         body = request.rfile.read(length) if length else b""
+        if request.command not in ROUTE_METHODS:  # no route can name it
+            return _json_response(404, "Not Found")
         found = self._route(request.command, url.path or "/")
         if found is None:
             return _json_response(404, "Not Found")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
@@ -19,6 +20,7 @@ from task_scheduler_emulator.gateway import ROUTES_REFRESH_SECONDS, TokenBucket,
 
 HANDLER = {
     "api.py": """
+import http.client
 import json
 
 def handler(event, context):
@@ -189,3 +191,35 @@ def test_a_throttled_stage_answers_429(
 
     assert [status for status, _, _ in answers] == [202, 202, 429]
     assert answers[2][2] == {"message": "Too Many Requests"}
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "BREW"])
+def test_a_method_no_route_can_name_is_a_json_404(gateway: Gateway, method: str) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    try:
+        # On the routed path too: no route key names these methods (http.server: 501 HTML).
+        for path in ("/schedule", "/nowhere"):
+            connection.request(method, path, body=b"{}")
+            response = connection.getresponse()
+            assert response.status == 404
+            assert response.getheader("content-type") == "application/json"
+            assert json.loads(response.read()) == {"message": "Not Found"}
+        # The connection stays usable, as after any other answer.
+        connection.request("POST", "/schedule", body=b"{}")
+        assert connection.getresponse().status == 202
+    finally:
+        connection.close()
+
+
+def test_head_and_options_without_a_route_are_404_like_get(gateway: Gateway) -> None:
+    for method in ("GET", "HEAD", "OPTIONS"):
+        connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+        try:
+            connection.request(method, "/schedule")
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        assert response.status == 404, method
+        assert response.getheader("content-type") == "application/json"
+        assert body == (b"" if method == "HEAD" else b'{"message": "Not Found"}'), method
