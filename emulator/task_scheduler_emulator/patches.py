@@ -14,16 +14,17 @@ from . import (
     request_log,
     sfn_clients,
     sfn_executions,
+    sfn_parser_state,
     sfn_validate,
     sfn_versions,
     sfn_wait,
 )
 
-# Gaps 1, 2, 5, 6, then the further gaps 8 to 14 (3 and 4 are set by config.py/server.py; 7 is
+# Gaps 1, 2, 5, 6, then the further gaps 8 to 15 (3 and 4 are set by config.py/server.py; 7 is
 # the gateway).
 _PATCHES = [sfn_validate, sfn_versions, lambda_runtime, sfn_wait]
 _PATCHES += [lambda_layers, lambda_config, apigw_stage, apigw_stage_tags, request_log]
-_PATCHES += [sfn_clients, dynamodb_atomic, sfn_executions]
+_PATCHES += [sfn_clients, dynamodb_atomic, sfn_executions, sfn_parser_state]
 _lock = threading.Lock()
 _applied = False
 
