@@ -235,6 +235,13 @@ def dead_letters(endpoint_url: str, queue_url: str) -> Counter[str]:
     return found
 
 
+def _error_of(event: dict[str, Any]) -> tuple[str, ...]:
+    for key, details in event.items():
+        if key.endswith("EventDetails") and isinstance(details, dict) and "error" in details:
+            return (str(details["error"]), str(details.get("cause", ""))[:300])
+    return ()
+
+
 def diagnose(stack: LocalStack, task_ids: list[str]) -> dict[str, Any]:
     """For each task: its executions' statuses and failed attempts' errors, and its status."""
     assert stack.emulator is not None
@@ -258,8 +265,17 @@ def diagnose(stack: LocalStack, task_ids: list[str]) -> dict[str, Any]:
                 for e in events
                 if e["type"] == "TaskFailed"
             ]
+            # How the execution ended: its last events' types, with an error if one has it.
+            ending = [
+                (e["type"], *_error_of(e)) for e in sorted(events, key=lambda e: e["id"])[-3:]
+            ]
             runs.append(
-                {"name": execution["name"], "status": execution["status"], "failed": failures}
+                {
+                    "name": execution["name"],
+                    "status": execution["status"],
+                    "failed": failures,
+                    "ending": ending,
+                }
             )
         found[task_id] = {
             "executions": runs,

@@ -210,7 +210,11 @@ class _Environment:
     def _receive(self, timeout: float) -> dict[str, Any] | None:
         """The worker's next answer, or None if it exceeds ``timeout`` or the worker died."""
         stdout: IO[bytes] = self._process.stdout  # type: ignore[assignment]
-        readable, _, _ = select.select([stdout], [], [], max(timeout, 0))
+        # poll, not select: under load the emulator holds more than FD_SETSIZE (1024) open
+        # descriptors, and select() refuses any above it, which failed invocations at random.
+        poller = select.poll()
+        poller.register(stdout, select.POLLIN)
+        readable = poller.poll(max(timeout, 0) * 1000)
         line = stdout.readline() if readable else b""
         return json.loads(line) if line else None
 

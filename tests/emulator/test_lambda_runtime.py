@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,23 @@ def test_handler_runs_with_its_environment(
     assert 0 < payload["remaining_ms"] <= 10_000
     assert payload["sqs_status"] == 200
     assert "log line from the handler" in log
+
+
+def test_invocations_work_with_more_than_1024_open_descriptors(
+    client: Callable[[str], Any], make_function: Callable[..., str]
+) -> None:
+    # Under load the emulator holds over FD_SETSIZE descriptors: select() refused the worker's
+    # pipe then, and the invocation failed (executions ended in States.Runtime, tasks lost).
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        arn = make_function(HANDLERS, "app.handlers.echo", env={"GREETING": "crowded"})
+        error, payload, _ = invoke(client, arn, {"n": 1})
+    finally:
+        for descriptor in held:
+            os.close(descriptor)
+
+    assert error is None
+    assert payload["greeting"] == "crowded"
 
 
 def test_exception_maps_to_unhandled_function_error(
