@@ -107,10 +107,16 @@ def schedule(url: str, task_id: str, due: datetime, attempts: int) -> Outcome:
 
 
 class WorkerQueue:
-    """Drains the worker queue (raw delivery) on background threads: task id -> copies."""
+    """Drains the worker queue (raw delivery) on background threads: task id -> copies.
+
+    A copy is a distinct SQS message: one SNS publication. The same message received again
+    (its visibility timeout ran out before this drain deleted it, on a loaded machine) is SQS'
+    redelivery, counted apart in `redeliveries`, not a second emission."""
 
     def __init__(self, endpoint_url: str, queue_url: str, threads: int = 4) -> None:
         self.copies: Counter[str] = Counter()
+        self.redeliveries = 0
+        self._message_ids: set[str] = set()
         self._lock, self._stop = threading.Lock(), threading.Event()
         self._sqs, self._queue_url = client("sqs", endpoint_url=endpoint_url), queue_url
         self._threads = [threading.Thread(target=self._drain, daemon=True) for _ in range(threads)]
@@ -129,6 +135,10 @@ class WorkerQueue:
                 continue
             with self._lock:
                 for message in received:
+                    if message["MessageId"] in self._message_ids:
+                        self.redeliveries += 1
+                        continue
+                    self._message_ids.add(message["MessageId"])
                     self.copies[message["MessageAttributes"]["task_id"]["StringValue"]] += 1
             self._sqs.delete_message_batch(
                 QueueUrl=self._queue_url,
@@ -372,6 +382,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "given_up": sum(not o.accepted for o in outcomes),
         "emitted": len(emitted),
         "duplicates": sum(copies[t] - 1 for t in emitted),
+        "sqs_redeliveries": worker.redeliveries,
         # Accepted, never emitted: dead-lettered (the state machine gave up and said so), or
         # lost (neither emitted nor dead-lettered).
         "not_emitted": len(accepted - emitted),
@@ -430,7 +441,8 @@ def report(r: dict[str, Any]) -> str:
         f"  refused requests  {r['refused_requests'] or 0} (tasks given up: {r['given_up']})",
         f"  failed requests   {r['failed_requests'] or 0}",
         f"  emitted           {r['emitted']} (events feed: {r['events_feed']['emitted']})",
-        f"  duplicates        {r['duplicates']} (events feed: {r['events_feed']['duplicates']})",
+        f"  duplicates        {r['duplicates']} (events feed: {r['events_feed']['duplicates']};"
+        f" SQS redeliveries, not emissions: {r['sqs_redeliveries']})",
         f"  not emitted       {r['not_emitted']}: dead-lettered {r['dead_lettered']}, "
         f"lost {r['lost']} (events feed, not emitted: {r['events_feed']['lost']})",
         "  lateness ms       "

@@ -32,11 +32,11 @@ How it is configured, and why:
   the cold start of a function that runs without it. It shares the function's DynamoDB client.
 
 Duplicates that remain possible, and why:
-1. SNS accepted the Publish, but the record was not marked COMPLETED: the invocation died in
-   between (timeout, crash, out of memory) or the UpdateItem failed. The INPROGRESS record
-   expires at the invocation's deadline and the next retry publishes again. (When the UpdateItem
-   failed, retries before that deadline fail as in progress; if they run out, the task is
-   dead-lettered and marked failed although published, and redriving it publishes it again.)
+1. SNS accepted the Publish, but the invocation died before marking the record COMPLETED
+   (timeout, crash, out of memory): the INPROGRESS record expires at the invocation's deadline
+   and the next retry publishes again. (When only the UpdateItem that marks it COMPLETED fails,
+   the invocation still succeeds with its result, so nothing retries: `once` keeps the
+   publication, as `make load` showed it must.)
 2. SNS accepted the Publish, but its answer was lost (connection reset, read timeout): botocore
    retries the call within the invocation, or the invocation fails, the record is deleted and
    the state machine's retry publishes. A standard SNS topic does not deduplicate publishes.
@@ -74,15 +74,28 @@ def once(
 ) -> tuple[Result, bool]:
     """`step()`'s result, unless a completed record of `task_id` at `version` exists: then the
     recorded result, and `step` does not run. The flag tells which (True: the recorded one)."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyPersistenceLayerError,
+    )
+
     config, guarded = _guard(table_name, aws.client("dynamodb"))
     config.register_lambda_context(context)  # the in-progress expiry: this invocation's deadline
-    ran = []
+    ran: list[Result] = []
 
     def run() -> Result:
-        ran.append(True)
-        return step()
+        result = step()
+        ran.append(result)
+        return result
 
-    result = guarded(key={"id": task_id, "version": version}, step=run)
+    try:
+        result = guarded(key={"id": task_id, "version": version}, step=run)
+    except IdempotencyPersistenceLayerError:
+        if not ran:  # the record could not be written first: the step did not run
+            raise
+        # The step ran (the task is published) and only marking its record COMPLETED failed:
+        # failing the invocation would make the state machine retry, and the retry, once the
+        # record in progress expires, publish again. The publication stands.
+        return ran[0], False
     return result, not ran
 
 

@@ -109,6 +109,29 @@ def test_a_failed_publish_leaves_no_record_and_the_retry_publishes(
     assert record(event["task"]["id"])["status"]["S"] == "COMPLETED"
 
 
+def test_a_publish_whose_record_cannot_be_completed_still_succeeds(
+    emit, idempotent, idempotency_table, sqs, topic, task_event, record, monkeypatch
+):
+    # Seen in `make load`: the UpdateItem marking the record COMPLETED timed out after the
+    # publish; the invocation failed and the state machine's retry published the task again.
+    client = aws.client("dynamodb")
+    update_item = client.update_item
+
+    def completing_fails(**kwargs: Any) -> Any:
+        if kwargs["TableName"] == idempotency_table:
+            raise ClientError({"Error": {"Code": "InternalServerError"}}, "UpdateItem")
+        return update_item(**kwargs)
+
+    monkeypatch.setattr(client, "update_item", completing_fails)
+    event = task_event("once")
+
+    result = emit(event)
+
+    assert "message_id" in result
+    assert bodies(sqs, topic) == ["once"]
+    assert record(event["task"]["id"])["status"]["S"] == "INPROGRESS"
+
+
 @pytest.mark.parametrize("table", [None, ""], ids=["unset", "empty"])
 def test_turned_off_each_attempt_publishes_as_before(
     emit, sqs, topic, task_event, monkeypatch, table
