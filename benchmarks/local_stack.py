@@ -31,7 +31,14 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from pricing import Function, cost_per_million, happy_path_states, seed_cost_per_million
+from pricing import (
+    IDEMPOTENCY_WRITE_UNITS_PER_TASK,
+    REGISTRY_WRITE_UNITS_PER_TASK,
+    Function,
+    cost_per_million,
+    happy_path_states,
+    seed_cost_per_million,
+)
 
 from task_scheduler_emulator import lambda_runtime, runtimes
 from task_scheduler_emulator.local_stack import REPO_ROOT, LocalStack, client
@@ -210,7 +217,12 @@ def deployed_cost(stack: LocalStack, api_ms: list[float], emit_ms: list[float]) 
         seconds = statistics.mean(durations) / 1000
         functions.append(Function(config["MemorySize"], config["Architectures"][0], seconds))
     assert happy_path_states(definition) == 2, "the happy path must enter two states"
-    return cost_per_million(definition, functions, api_requests=1)
+    return cost_per_million(
+        definition,
+        functions,
+        api_requests=1,
+        dynamodb_write_units=REGISTRY_WRITE_UNITS_PER_TASK + IDEMPOTENCY_WRITE_UNITS_PER_TASK,
+    )
 
 
 def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) -> dict[str, Any]:

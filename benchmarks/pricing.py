@@ -3,7 +3,9 @@
 The one price list of the project (us-east-1 list prices, on-demand, free tiers ignored):
 https://aws.amazon.com/step-functions/pricing/ ("Step Functions counts a state transition each
 time a step of your workflow is executed"), https://aws.amazon.com/lambda/pricing/,
-https://aws.amazon.com/api-gateway/pricing/ (HTTP APIs), https://aws.amazon.com/sns/pricing/.
+https://aws.amazon.com/api-gateway/pricing/ (HTTP APIs), https://aws.amazon.com/sns/pricing/,
+https://aws.amazon.com/dynamodb/pricing/on-demand/ (write request units, after the November 2024
+price cut).
 """
 
 from dataclasses import dataclass
@@ -16,7 +18,18 @@ PRICES_USD = {
     "lambda_gb_second_x86_64": 0.0000166667,
     "http_api_request": 1.00 / 1_000_000,
     "sns_publish": 0.50 / 1_000_000,
+    "dynamodb_write_request_unit": 0.625 / 1_000_000,
 }
+
+# Writes to the task registry per task that is scheduled and emitted, each item under 1 KB
+# (one write request unit): the api function's PutItem and the emit function's claim
+# (UpdateItem), plus the status-timestamp index: one write when the item is created, and two
+# when the claim changes its key ("If an update to the table changes the value of an indexed
+# key attribute (from A to B), two writes are required", DynamoDB Developer Guide, GSI writes).
+REGISTRY_WRITE_UNITS_PER_TASK = (1 + 1) + (1 + 2)
+# The emit function's idempotency record (emit_idempotency_enabled, the default): Powertools
+# puts it IN_PROGRESS before the hold and updates it COMPLETED after the publish, under 1 KB.
+IDEMPOTENCY_WRITE_UNITS_PER_TASK = 2
 
 # The seed's design: Wait until the timestamp, then a Task that publishes to SNS; no Lambda.
 SEED_DEFINITION = {
@@ -45,9 +58,14 @@ def happy_path_states(definition: dict[str, Any]) -> int:
 
 
 def cost_per_million(
-    definition: dict[str, Any], functions: list[Function], *, api_requests: int
+    definition: dict[str, Any],
+    functions: list[Function],
+    *,
+    api_requests: int,
+    dynamodb_write_units: int = 0,
 ) -> float:
-    """USD per million tasks: transitions, API requests, Lambda requests and GB-seconds, SNS."""
+    """USD per million tasks: transitions, API requests, Lambda requests and GB-seconds, SNS,
+    and DynamoDB writes (task registry, idempotency records)."""
     per_task = happy_path_states(definition) * PRICES_USD["sfn_state_transition"]
     per_task += api_requests * PRICES_USD["http_api_request"]
     for function in functions:
@@ -55,6 +73,7 @@ def cost_per_million(
         per_task += PRICES_USD["lambda_request"]
         per_task += gb_seconds * PRICES_USD[f"lambda_gb_second_{function.architecture}"]
     per_task += PRICES_USD["sns_publish"]
+    per_task += dynamodb_write_units * PRICES_USD["dynamodb_write_request_unit"]
     return round(per_task * 1_000_000, 2)
 
 
