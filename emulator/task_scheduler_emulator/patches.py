@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from . import (
+    apigw_route_scopes,
     apigw_stage,
     apigw_stage_tags,
     dynamodb_atomic,
@@ -20,11 +21,11 @@ from . import (
     sfn_wait,
 )
 
-# Gaps 1, 2, 5, 6, then the further gaps 8 to 15 (3 and 4 are set by config.py/server.py; 7 is
+# Gaps 1, 2, 5, 6, then the further gaps 8 to 16 (3 and 4 are set by config.py/server.py; 7 is
 # the gateway).
 _PATCHES = [sfn_validate, sfn_versions, lambda_runtime, sfn_wait]
 _PATCHES += [lambda_layers, lambda_config, apigw_stage, apigw_stage_tags, request_log]
-_PATCHES += [sfn_clients, dynamodb_atomic, sfn_executions, sfn_parser_state]
+_PATCHES += [sfn_clients, dynamodb_atomic, sfn_executions, sfn_parser_state, apigw_route_scopes]
 _lock = threading.Lock()
 _applied = False
 

@@ -83,6 +83,22 @@ def test_update_stage(client: Callable[[str], Any]) -> None:
     assert stage["AutoDeploy"] is True
 
 
+def test_update_route_with_no_scopes_clears_them(client: Callable[[str], Any]) -> None:
+    apis = client("apigatewayv2")
+    api_id = apis.create_api(Name="scopes", ProtocolType="HTTP")["ApiId"]
+    route_id = apis.create_route(
+        ApiId=api_id, RouteKey="GET /things", AuthorizationScopes=["things/read"]
+    )["RouteId"]
+
+    apis.update_route(ApiId=api_id, RouteId=route_id, RouteKey="GET /things")
+    kept = apis.get_route(ApiId=api_id, RouteId=route_id).get("AuthorizationScopes")
+    apis.update_route(ApiId=api_id, RouteId=route_id, AuthorizationScopes=[])
+    cleared = apis.get_route(ApiId=api_id, RouteId=route_id).get("AuthorizationScopes", [])
+
+    assert kept == ["things/read"]  # not sent: unchanged
+    assert cleared == []
+
+
 @pytest.mark.parametrize(
     ("route_key", "method", "path", "params"),
     [
