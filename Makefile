@@ -85,7 +85,7 @@ docs: $(BIN)/.installed ## Regenerate the README's Inputs and Outputs tables and
 	$(BIN)/python scripts/export_openapi.py
 
 test: lint checkov test-runtimes ## Everything CI runs: lint, checkov, unit tests per runtime, plan and local-stack tests
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 run: build ## Deploy examples/local into the embedded emulator and serve the API
 	$(BIN)/python -m task_scheduler_emulator.run

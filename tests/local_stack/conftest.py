@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from task_scheduler_emulator.local_stack import client, terraform
+from task_scheduler_emulator.oidc_issuer import TRUSTED_CA_ENV, OidcIssuer
 
 START_TIMEOUT_SECONDS = 300
 STOP_TIMEOUT_SECONDS = 180
@@ -50,7 +51,16 @@ class RunningStack:
 
 
 @pytest.fixture(scope="package")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def oidc_issuer() -> Iterator[OidcIssuer]:
+    """The offline OIDC issuer of the JWT tests; the stack's gateway trusts its CA."""
+    with OidcIssuer(audience="task-scheduler-tests") as issuer:
+        yield issuer
+
+
+@pytest.fixture(scope="package")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, oidc_issuer: OidcIssuer
+) -> Iterator[RunningStack]:
     state_dir = tmp_path_factory.mktemp("local-stack")
     ready_file = state_dir / "ready.json"
     log = (state_dir / "run.log").open("w")
@@ -59,7 +69,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         [*run, "--state-dir", str(state_dir), "--ready-file", str(ready_file)],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", TRUSTED_CA_ENV: str(oidc_issuer.ca_file)},
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

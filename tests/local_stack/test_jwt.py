@@ -4,14 +4,11 @@ gateway verifies as API Gateway's JWT authorizer does (signature against the iss
 expiry, audience, route scopes); then no token value reaches the execution input, the SNS
 message or any log.
 
-The gateway reads the CAs it trusts for issuers when the stack starts, and the package's stack
-starts after every test file has been collected: so the issuer starts when this module is
-imported, and the stack's process inherits its CA through TRUSTED_CA_ENV.
+The gateway reads the CAs it trusts for issuers when the stack starts: the issuer is the
+package's `oidc_issuer` fixture, whose CA the stack's process is given (conftest.py).
 """
 
-import atexit
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -21,39 +18,32 @@ from typing import Any
 
 import pytest
 
-from task_scheduler_emulator.oidc_issuer import TRUSTED_CA_ENV, OidcIssuer
+from task_scheduler_emulator.oidc_issuer import OidcIssuer
 from tests.local_stack.conftest import Inbox, RunningStack
 from tests.local_stack.test_lifecycle import in_seconds, new_id
 
 pytestmark = pytest.mark.local_stack
 
 READ_SCOPE, WRITE_SCOPE = "tasks/read", "tasks/write"
-ISSUER = OidcIssuer(audience="task-scheduler-tests").start()
-atexit.register(ISSUER.stop)  # also when this module's tests are deselected
-os.environ[TRUSTED_CA_ENV] = os.pathsep.join(
-    [path for path in os.environ.get(TRUSTED_CA_ENV, "").split(os.pathsep) if path]
-    + [str(ISSUER.ca_file)]
-)
 
 
 @pytest.fixture(scope="module")
-def jwt_authorized(stack: RunningStack) -> Iterator[OidcIssuer]:
+def jwt_authorized(stack: RunningStack, oidc_issuer: OidcIssuer) -> Iterator[OidcIssuer]:
     """The stack re-applied with JWT authorization and per-route scopes; restored afterwards."""
     scopes = json.dumps({"read": [READ_SCOPE], "write": [WRITE_SCOPE]})
     stack.terraform(
         "apply",
         "-auto-approve",
         "-var=authorization_type=JWT",
-        f"-var=jwt_issuer={ISSUER.issuer_url}",
-        f"-var=jwt_audience={json.dumps([ISSUER.audience])}",
+        f"-var=jwt_issuer={oidc_issuer.issuer_url}",
+        f"-var=jwt_audience={json.dumps([oidc_issuer.audience])}",
         f"-var=jwt_scopes={scopes}",
     )
     try:
         time.sleep(1.5)  # the gateway re-reads routes and authorizers every second
-        yield ISSUER
+        yield oidc_issuer
     finally:
         stack.terraform("apply", "-auto-approve")
-        ISSUER.stop()
 
 
 def call(
