@@ -102,7 +102,7 @@ def test_redrive_reschedules_a_dead_lettered_task_that_is_then_delivered_once(
 
     code, results, summary = redrive(stack)
     assert code == 0, summary
-    ((result),) = results
+    (result,) = results
     assert (result["id"], result["outcome"], result["http_status"]) == (task_id, "redriven", 201)
     assert result["deleted"] is True
 
