@@ -66,18 +66,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if shared:  # pytest-xdist would run only the first item of each
         raise pytest.UsageError(f"tests share node ids: {shared}")
     items.sort(key=lambda item: scope_of(item.nodeid) != LOCAL_STACK)  # stable: order kept
-
-
-_deprioritised = False
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """On a worker, run everything but the local stack at a lower CPU priority, so that
-    Terraform plans on one core do not delay the local stack's timed emissions on the other
-    (its own processes keep the default priority)."""
-    global _deprioritised
-    if _deprioritised or "PYTEST_XDIST_WORKER" not in os.environ:
-        return
-    if scope_of(item.nodeid) != LOCAL_STACK:
-        os.nice(10)
-        _deprioritised = True

@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,32 @@ def client(service: str, *, endpoint_url: str) -> Any:
 LOST_RESPONSE = "use of closed network connection"
 
 
+def run_terraform(
+    command_line: list[str], *, env: Mapping[str, str], timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a Terraform command line against an emulator, once more when the AWS provider lost
+    a response on the wire ("use of closed network connection", after which the provider's
+    one attempt per call gives up).
+
+    That was seen only under the test suite's two parallel workers, in a few runs: while
+    destroying the dead-letter queue (the poll after DeleteQueue) and while tagging a role; the
+    emulator's answers to those calls are well-formed, and the cause is not established.
+    Terraform commands are safe to run again, which is also the remedy on AWS for a transient
+    network error; any other failure, or the same one twice, is returned as it is."""
+    for _attempt in range(2):
+        result = subprocess.run(
+            command_line,
+            capture_output=True,
+            text=True,
+            env=dict(env),
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode == 0 or LOST_RESPONSE not in result.stderr + result.stdout:
+            break
+    return result
+
+
 def terraform(
     command: str,
     *args: str,
@@ -53,30 +79,18 @@ def terraform(
     state_dir: Path,
     ok_codes: tuple[int, ...] = (0,),
 ) -> subprocess.CompletedProcess[str]:
-    """Run `terraform <command>` on examples/local against the emulator at `endpoint_url`.
-
-    Runs it once more when the AWS provider lost a response on the wire ("use of closed network
-    connection"). That was seen only while destroying (the provider's poll after DeleteQueue)
-    with the test suite's two workers loading the machine, in two of four runs; the response the
-    emulator sends for that poll is well-formed, and the cause is not established. Terraform
-    commands are safe to run again, which is also the remedy on AWS for a transient network
-    error; any other failure, or the same one twice, raises."""
+    """Run `terraform <command>` on examples/local against the emulator at `endpoint_url`
+    (see :func:`run_terraform`)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     variables = [f"-var=endpoint_url={endpoint_url}", f"-var=region={REGION}"]
     state = [f"-state={state_dir / 'terraform.tfstate'}"]
     options = {"init": ["-input=false"], "output": ["-json", *state]}.get(
         command, ["-input=false", *variables, *state]
     )
-    for _attempt in range(2):
-        result = subprocess.run(
-            ["terraform", f"-chdir={LOCAL_EXAMPLE}", command, "-no-color", *options, *args],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "TF_DATA_DIR": str(state_dir / ".terraform")},
-            check=False,
-        )
-        if result.returncode in ok_codes or LOST_RESPONSE not in result.stderr + result.stdout:
-            break
+    result = run_terraform(
+        ["terraform", f"-chdir={LOCAL_EXAMPLE}", command, "-no-color", *options, *args],
+        env={**os.environ, "TF_DATA_DIR": str(state_dir / ".terraform")},
+    )
     if result.returncode not in ok_codes:
         raise TerraformFailed(f"terraform {command} failed:\n{result.stdout}\n{result.stderr}")
     return result

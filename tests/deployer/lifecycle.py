@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import boto3
 
 from task_scheduler_emulator import start_emulator
+from task_scheduler_emulator.local_stack import run_terraform
 from task_scheduler_emulator.request_log import RecordedRequest, recording, requests_from
 from task_scheduler_emulator.terraform import provider_block
 from tests.conftest import REPO_ROOT
@@ -130,13 +130,10 @@ def _create_fixtures(endpoint_url: str) -> dict[str, str]:
 
 def _terraform(workdir: Path, command: str, *args: str) -> str:
     options = [] if command == "output" else ["-input=false"]
-    result = subprocess.run(
+    result = run_terraform(
         ["terraform", f"-chdir={workdir}", command, *options, "-no-color", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
         env={**os.environ, "TF_DATA_DIR": str(workdir / ".terraform")},
+        timeout=300,
     )
     if result.returncode != 0:
         raise AssertionError(f"terraform {command} failed:\n{result.stdout}\n{result.stderr}")

@@ -115,6 +115,7 @@ def test_tasks_due_late_in_their_second_are_never_emitted_early(
     second = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
     tasks = [schedule(stack, second + timedelta(seconds=n, milliseconds=950), n) for n in range(3)]
 
+    held = []
     for task in tasks:
         due = instant(task["timestamp"])
         assert task["timestamp"].endswith(".950Z")
@@ -123,7 +124,10 @@ def test_tasks_due_late_in_their_second_are_never_emitted_early(
         assert instant(streamed.data["emitted_at"]) >= due
         logged = wait_until(lambda t=task: emission_log(stack, t["id"]), 10, "the emit log")
         assert logged["lateness_ms"] >= 0
-        assert logged["held_ms"] > 0  # released at least the lead early, then held
+        held.append(logged["held_ms"])
+    # Released at least the lead early, then held. An invocation that starts over 950 ms late
+    # (a loaded machine) has nothing left to hold, so one hold of the three proves the path.
+    assert max(held) > 0, held
 
 
 def test_task_is_emitted_once_at_its_timestamp(
