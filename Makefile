@@ -87,8 +87,7 @@ docs: $(BIN)/.installed ## Regenerate the README's Inputs and Outputs tables and
 # The checks before pytest are independent: two at a time, each one's output kept together.
 test: ## Everything CI runs: lint, checkov, unit tests per runtime, plan and local-stack tests
 	$(MAKE) --no-print-directory -j2 --output-sync=target lint checkov test-runtimes
-	$(BIN)/pytest -n 2 --dist loadscope --no-loadscope-reorder -m 'not alone'
-	$(BIN)/pytest -m alone
+	$(BIN)/pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 run: build ## Deploy examples/local into the embedded emulator and serve the API
 	$(BIN)/python -m task_scheduler_emulator.run

@@ -486,10 +486,6 @@ def test_a_failed_subscribe_deletes_the_queue_it_created(
     assert sqs.list_queues(QueueNamePrefix="task-scheduler-tail-").get("QueueUrls", []) == []
 
 
-# Alone: under the parallel suite, twice in six runs, the command did not exit within 20 s of
-# its SIGINT (SIGTERM right after worked); never when run alone or under CPU load. Cause not
-# established.
-@pytest.mark.alone
 @pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_real_signal_to_the_command_removes_the_queue(
     moto_endpoint: str, topic_arn: str, signum: int, exit_code: int
