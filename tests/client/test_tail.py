@@ -502,6 +502,9 @@ def test_a_real_signal_to_the_command_removes_the_queue(
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # SIGINT at its default, as from a terminal: a test run that a non-interactive shell
+        # started in the background ignores SIGINT, and a child would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     watchdog = threading.Timer(30, process.kill)  # a hung read fails the test, not the run
     watchdog.start()
