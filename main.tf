@@ -72,6 +72,33 @@ locals {
   # Interval of the emit Task's retries while a task's idempotency record is in progress.
   in_progress_retry_seconds = 10
 
+  # How long the Emit Task waits for an invocation beyond the function's own timeout.
+  emit_task_timeout_margin_seconds = 10
+
+  # Throttling and Lambda service errors: a burst of due tasks can outrun the account's
+  # concurrency or its scaling rate, so these are retried long enough that such a burst is
+  # late, never dead-lettered for throttling alone. FULL jitter spreads the retries of tasks
+  # throttled together (without it they retry in lock-step); each wait is at most 60 s and all
+  # of them together at most 1 + 2 + ... + 32 + 9 x 60 = 603 s (about 300 s on average).
+  # https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html (Retrying
+  # after an error: MaxDelaySeconds, JitterStrategy) and
+  # https://docs.aws.amazon.com/step-functions/latest/dg/sfn-best-practices.html (handle
+  # transient Lambda service exceptions).
+  emit_throttle_retry = {
+    ErrorEquals = [
+      "Lambda.ServiceException",
+      "Lambda.AWSLambdaException",
+      "Lambda.SdkClientException",
+      "Lambda.TooManyRequestsException",
+      "Lambda.ClientExecutionTimeoutException",
+    ]
+    IntervalSeconds = 1
+    MaxAttempts     = 15
+    BackoffRate     = 2
+    MaxDelaySeconds = 60
+    JitterStrategy  = "FULL"
+  }
+
   # The task registry's secondary index: tasks of one status, oldest timestamp first.
   status_index_name = "status-timestamp"
 }
@@ -297,18 +324,17 @@ resource "aws_sfn_state_machine" "this" {
           }
         }
         OutputPath = "$.Payload"
-        # Worst case after the Wait, all retries failing: 126 s (Lambda service errors)
-        # + at most 100 s (a record in progress) + 900 s (emit_retry, see its validation)
-        # + 255 s (dead-letter send) + 31 s (MarkFailed) + up to 10 function timeouts of at
-        # most 90 s: under 45 minutes, inside the day a segment (at most 364 days) leaves of
-        # the one-year limit.
+        # An invocation whose answer never comes (lost, or the function hung past its own
+        # timeout) fails with States.Timeout and is retried by the States.ALL retrier below.
+        TimeoutSeconds = local.functions.emit.timeout + local.emit_task_timeout_margin_seconds
+        # Worst case after the Wait, all retries failing: about 10 minutes of throttling and
+        # Lambda service errors (local.emit_throttle_retry), at most 100 s (a record in
+        # progress), 900 s (emit_retry, see its validation), 255 s (dead-letter send), 31 s
+        # (MarkFailed) and up to 11 Task timeouts (the first attempt and emit_retry's 10) of at
+        # most 100 s: under an hour, inside the day a segment (at most 364 days) leaves of the
+        # one-year limit.
         Retry = [
-          {
-            ErrorEquals     = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
-            IntervalSeconds = 2
-            MaxAttempts     = 6
-            BackoffRate     = 2
-          },
+          local.emit_throttle_retry,
           # The task's idempotency record is in progress: an earlier attempt may still run (a
           # service error reported for an invocation that goes on), or this one's SDK retried
           # a write whose answer was lost. The record expires at that attempt's deadline, so

@@ -13,7 +13,8 @@ from task_scheduler.timestamps import format_timestamp, round_up_to_millisecond
 
 # Step Functions caps execution input and state payloads at 256 KiB. When emission fails, the
 # Catch adds the error to the input before sending it to the dead-letter queue: keep room for it.
-# The error's Cause holds the function's error message and stack trace: a few KiB in practice.
+# The error's Cause holds the function's error message and stack trace, which the emit function
+# bounds (handlers/emit.py, MAX_ERROR_MESSAGE_CHARS): a few KiB at most.
 DEAD_LETTER_RESERVE_BYTES = 16 * 1024
 MAX_EXECUTION_INPUT_BYTES = 256 * 1024 - DEAD_LETTER_RESERVE_BYTES
 MAX_SNS_MESSAGE_BYTES = 256 * 1024

@@ -4,13 +4,14 @@ a DynamoDB registry and continuing long tasks in follow-on Step Functions execut
 import json
 import subprocess
 import sys
+import traceback
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from task_scheduler import aws, timing
+from task_scheduler import aws, scheduling, timing
 from task_scheduler.records import TaskStatus
 from task_scheduler.tasks import TaskExecution
 from task_scheduler.timestamps import parse_timestamp
@@ -194,6 +195,72 @@ def test_invalid_event_raises_and_publishes_nothing(emit, sqs, topic, event):
         emit(event)
 
     assert receive(sqs, topic.raw_queue) == []
+
+
+def test_the_clients_are_built_at_init():
+    # A fresh interpreter is a cold start: importing the handler is its init phase.
+    code = (
+        "import task_scheduler.handlers.emit; from task_scheduler import aws; "
+        "print(aws.client.cache_info().currsize)"
+    )
+    built = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    assert built.strip() == "2"  # SNS and DynamoDB
+
+
+def failing_publish(message: str) -> Any:
+    def publish(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "InvalidParameter", "Message": message}}, "Publish")
+
+    return publish
+
+
+def test_an_error_leaves_bounded_with_its_type(emit, topic, task_event, monkeypatch, emit_handler):
+    monkeypatch.setattr(aws.client("sns"), "publish", failing_publish('\u00e9"\n' * 400_000))
+
+    with pytest.raises(ClientError) as raised:
+        emit(task_event("x"))
+
+    # The state machine's Retry matches the type; the Catch adds type, message and trace.
+    assert raised.value.response["Error"]["Code"] == "InvalidParameter"
+    assert len(str(raised.value)) == emit_handler.MAX_ERROR_MESSAGE_CHARS
+    assert str(raised.value).isascii()
+    assert str(raised.value).isprintable()
+    # No frames below the handler: only the handler and the Powertools decorators around it.
+    frames = traceback.extract_tb(raised.value.__traceback__)
+    assert {frame.name for frame in frames} & {"_handle", "_emit", "publish"} == set()
+
+
+def size(document: Any) -> int:
+    """Bytes of `document` as compact UTF-8 JSON, as Step Functions measures a state."""
+    return len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def test_the_dead_letter_state_of_the_largest_task_fits_step_functions(
+    emit, topic, task_event, monkeypatch
+):
+    """The Catch's state (the execution input plus the error, as Step Functions writes it: the
+    Lambda error payload as Cause) of the largest task the API accepts, with the largest error
+    the function can raise, stays within Step Functions' 256 KiB."""
+    monkeypatch.setattr(aws.client("sns"), "publish", failing_publish('"\\' * 100_000))
+    event = task_event("x")
+    padding = scheduling.MAX_EXECUTION_INPUT_BYTES - size(event["task"])
+    event["task"]["message"] = "x" * (padding + 1)  # it was "x"
+    assert size(event["task"]) == scheduling.MAX_EXECUTION_INPUT_BYTES
+
+    with pytest.raises(ClientError) as raised:
+        emit(event)
+
+    # The Lambda runtime's error payload, as Step Functions puts it into the error's Cause.
+    payload = {
+        "errorMessage": str(raised.value),
+        "errorType": type(raised.value).__name__,
+        "requestId": "c6af9ac6-7b61-11e6-9a41-93e812345678",
+        "stackTrace": traceback.format_list(traceback.extract_tb(raised.value.__traceback__)),
+    }
+    state = {**event["task"], "error": {"Error": "ClientError", "Cause": json.dumps(payload)}}
+    assert size(state) <= 256 * 1024
 
 
 def test_the_clients_exist_before_the_hold(emit, topic, task_event, monkeypatch):

@@ -16,10 +16,13 @@ Idempotency utility, keyed on the task id and version: a retry after a successfu
 answers the recorded result and publishes nothing. See idempotency.py for its configuration and
 for the duplicates that remain possible.
 
-Its imports are kept to boto3 plus the Powertools Logger and Metrics: a cold start eats into
-the lead. No Tracer (the X-Ray SDK would add more to the cold start than boto3 itself) and no
-pydantic: with tracing on, Lambda's active tracing still records every invocation. The
-idempotency utility is imported at its first use, before the hold.
+Its imports are kept to boto3 plus the Powertools Logger and Metrics, and its clients are built
+at init: a cold start eats into the lead. No Tracer (the X-Ray SDK would add more to the cold
+start than boto3 itself) and no pydantic: with tracing on, Lambda's active tracing still records
+every invocation. The idempotency utility is imported at its first use, before the hold.
+
+Whatever fails leaves it as a short error of the same type (bounded_message): Step Functions adds
+the error to the state it dead-letters, which must stay within 256 KiB.
 """
 
 import time
@@ -48,8 +51,19 @@ PUBLISH_RESERVE_SECONDS = 10.0
 REGISTRATION_WAIT_SECONDS = 2.0
 REGISTRATION_POLL_SECONDS = 0.2
 
+# Step Functions adds a failed invocation's error (its type, message and stack trace) to the
+# state with which the Catch sends the task to the dead-letter queue; that state may hold at most
+# 256 KiB, and one larger fails the execution with States.DataLimitExceeded, which no Catch
+# takes (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+# Every error leaves this function within this many characters, with no stack trace beyond the
+# handler, so the dead-letter state fits the room scheduling.DEAD_LETTER_RESERVE_BYTES keeps.
+MAX_ERROR_MESSAGE_CHARS = 1000
+
 logger = Logger()
 metrics = Metrics()
+# Built once per execution environment, at init: a warm invocation reuses them.
+aws.client("sns")
+aws.client("dynamodb")
 
 
 class TaskNotDue(Exception):
@@ -66,6 +80,23 @@ class TaskNotRegistered(Exception):
 @logger.inject_lambda_context(correlation_id_path="task.id", log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return _handle(event, context)
+    except Exception as error:
+        error.args = (bounded_message(error),)
+        logger.exception("Emission failed")
+        raise error.with_traceback(None) from None
+
+
+def bounded_message(error: Exception) -> str:
+    """`error`'s message as at most MAX_ERROR_MESSAGE_CHARS printable ASCII characters."""
+    text = "".join(c if " " <= c <= "~" else "?" for c in str(error))
+    if len(text) > MAX_ERROR_MESSAGE_CHARS:
+        text = text[: MAX_ERROR_MESSAGE_CHARS - 3] + "..."
+    return text
+
+
+def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = EmitSettings.from_env()
     execution, execution_arn = _parse(event)
     task = execution.task

@@ -105,10 +105,16 @@ run "definition" {
 
   assert {
     condition = (
-      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[0].ErrorEquals == ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"] &&
-      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[0].BackoffRate == 2 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[0].MaxAttempts == 6
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[0].ErrorEquals == ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException"] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[0].BackoffRate == 2 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[0].MaxAttempts == 15 &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[0].MaxDelaySeconds == 60 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[0].JitterStrategy == "FULL"
     )
-    error_message = "Lambda service errors and throttling must be retried with exponential backoff."
+    error_message = "Lambda service errors and throttling must be retried with exponential backoff, capped and fully jittered, for about ten minutes."
+  }
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.Emit.TimeoutSeconds == aws_lambda_function.emit.timeout + 10
+    error_message = "An Emit invocation whose answer never comes must time out shortly after the function's own timeout, and be retried."
   }
 
   assert {
