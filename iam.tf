@@ -86,25 +86,25 @@ locals {
   # built from the name, with the account read from a role the module creates (no STS call).
   account_id              = element(split(":", aws_iam_role.state_machine.arn), 4)
   built_state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${var.name}"
-  built_execution_arns    = "arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${var.name}:*"
 }
 
-# api: GET /schedule/{id} reads the message from the execution's input; DELETE and PATCH stop
-# the execution that carried the task (and a new one that lost a race).
-data "aws_iam_policy_document" "manage_executions" {
+# api: GET /schedule/{id} reads the message of a task scheduled before time slots from its
+# own execution's input. Nothing in the module stops executions.
+data "aws_iam_policy_document" "read_executions" {
   statement {
-    sid       = "ManageTaskExecutions"
-    actions   = ["states:DescribeExecution", "states:StopExecution"]
+    sid       = "ReadTaskExecutions"
+    actions   = ["states:DescribeExecution"]
     resources = [local.execution_arns]
   }
 }
 
-# api: POST registers a task, GET reads it, PATCH and DELETE update it; GET /schedule lists
-# tasks of one status through the index, or every task with a Scan.
+# api: POST registers a task (and deletes it again when nothing could be started to carry it),
+# GET reads it, PATCH and DELETE update it; GET /schedule lists tasks of one status through the
+# index, or every task with a Scan.
 data "aws_iam_policy_document" "register_tasks" {
   statement {
     sid       = "RegisterTasks"
-    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
     resources = [aws_dynamodb_table.this.arn]
   }
 
@@ -121,7 +121,27 @@ data "aws_iam_policy_document" "register_tasks" {
   }
 }
 
-# emit: claims a task before publishing it (a conditional update), reads it when the claim fails.
+# api and emit: a task joins its slot (the slot's counter, an update), its entry is written
+# once and read back (GET /schedule/{id} reads the message there); the emit function seals a
+# shard and records what it published (updates) and reads a shard (a Query of its partition).
+data "aws_iam_policy_document" "place_tasks" {
+  statement {
+    sid       = "PlaceTasksInSlots"
+    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.slots.arn]
+  }
+}
+
+data "aws_iam_policy_document" "read_shards" {
+  statement {
+    sid       = "ReadShards"
+    actions   = ["dynamodb:Query"]
+    resources = [aws_dynamodb_table.slots.arn]
+  }
+}
+
+# emit: claims a task before publishing it, or marks it failed (conditional updates), and reads
+# it when a segment of a task scheduled before time slots ends.
 data "aws_iam_policy_document" "claim_tasks" {
   statement {
     sid       = "ClaimTasks"
@@ -130,36 +150,27 @@ data "aws_iam_policy_document" "claim_tasks" {
   }
 }
 
-# emit (var.emit_idempotency_enabled): the Powertools Idempotency utility reads a task version's
-# record, writes it before publishing (a conditional put), completes it after, and deletes it
-# when the publish fails so that the retry may publish.
-data "aws_iam_policy_document" "idempotency_records" {
-  count = var.emit_idempotency_enabled ? 1 : 0
-
-  statement {
-    sid       = "RecordEmissions"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-    resources = [aws_dynamodb_table.idempotency[0].arn]
-  }
-}
-
-# emit: at a segment's end, starts the task's follow-on execution, and stops it again if the
-# task changed meanwhile.
+# emit: a hop of a far-future shard starts the next one; a task scheduled before time slots
+# whose segment ends starts its shard's execution.
 data "aws_iam_policy_document" "continue_executions" {
   statement {
-    sid       = "StartFollowOnExecutions"
+    sid       = "StartNextExecutions"
     actions   = ["states:StartExecution"]
     resources = [local.built_state_machine_arn]
   }
+}
 
+# emit: a task that cannot be published is parked alone, with its error.
+data "aws_iam_policy_document" "dead_letter_tasks" {
   statement {
-    sid       = "StopFollowOnExecutions"
-    actions   = ["states:StopExecution"]
-    resources = [local.built_execution_arns]
+    sid       = "DeadLetterTasks"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.this.arn]
   }
 }
 
-# state machine: MarkFailed records a dead-lettered task as failed.
+# state machine: MarkFailed, in executions started before time slots (they keep the definition
+# they started with), records a dead-lettered task as failed.
 data "aws_iam_policy_document" "mark_failed" {
   statement {
     sid       = "MarkTasksFailed"
@@ -172,7 +183,7 @@ data "aws_iam_policy_document" "mark_failed" {
 # table on behalf of the principal who accesses the table
 # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html),
 # so every role that reads or writes items may decrypt with it, through DynamoDB only (the
-# idempotency table uses the same key).
+# slot table uses the same key).
 data "aws_iam_policy_document" "table_key" {
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
@@ -241,8 +252,9 @@ data "aws_iam_policy_document" "api" {
   source_policy_documents = concat([
     data.aws_iam_policy_document.lambda_logs["api"].json,
     data.aws_iam_policy_document.start_execution.json,
-    data.aws_iam_policy_document.manage_executions.json,
+    data.aws_iam_policy_document.read_executions.json,
     data.aws_iam_policy_document.register_tasks.json,
+    data.aws_iam_policy_document.place_tasks.json,
     data.aws_iam_policy_document.table_key.json,
   ], local.tracing_policies)
 }
@@ -253,9 +265,12 @@ data "aws_iam_policy_document" "emit" {
     data.aws_iam_policy_document.publish.json,
     data.aws_iam_policy_document.encrypt.json,
     data.aws_iam_policy_document.claim_tasks.json,
+    data.aws_iam_policy_document.place_tasks.json,
+    data.aws_iam_policy_document.read_shards.json,
     data.aws_iam_policy_document.continue_executions.json,
+    data.aws_iam_policy_document.dead_letter_tasks.json,
     data.aws_iam_policy_document.table_key.json,
-  ], data.aws_iam_policy_document.idempotency_records[*].json, local.tracing_policies)
+  ], local.tracing_policies)
 }
 
 data "aws_iam_policy_document" "state_machine" {
@@ -321,10 +336,10 @@ locals {
     alarm    = "arn:${local.partition}:cloudwatch:${local.region}:*:alarm"
     dynamodb = "arn:${local.partition}:dynamodb:${local.region}:*"
   }
-  # The task table, and the idempotency table whether or not it exists now, so that a deployer
-  # can still delete it after emit_idempotency_enabled is turned off.
+  # The task and slot tables, and the idempotency table of earlier releases, so that a deployer
+  # can still delete it on upgrade.
   table_arns = [
-    for table in [aws_dynamodb_table.this.name, "${var.name}-idempotency"] :
+    for table in [aws_dynamodb_table.this.name, aws_dynamodb_table.slots.name, "${var.name}-idempotency"] :
     "${local.arn_prefix.dynamodb}:table/${table}"
   ]
   log_delivery_actions = [

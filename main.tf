@@ -69,9 +69,6 @@ locals {
     )
   }
 
-  # Interval of the emit Task's retries while a task's idempotency record is in progress.
-  in_progress_retry_seconds = 10
-
   # How long the Emit Task waits for an invocation beyond the function's own timeout.
   emit_task_timeout_margin_seconds = 10
 
@@ -136,9 +133,9 @@ resource "aws_cloudwatch_log_group" "api_access" {
 }
 
 ################################################################################
-# Task registry: one item per task (status, version, current execution); the message
-# itself stays in the execution's input. Conditional writes on it order cancel,
-# reschedule and emission (README, How it works).
+# Task registry: one item per task (status, version, placement, claimant); the message
+# itself is in the slot table. Conditional writes on it order cancel, reschedule and
+# emission (README, How it works).
 ################################################################################
 
 resource "aws_dynamodb_table" "this" {
@@ -190,33 +187,40 @@ resource "aws_dynamodb_table" "this" {
   tags = var.tags
 }
 
-# Emit idempotency (var.emit_idempotency_enabled): one record per emitted task version, written
-# by the Powertools Idempotency utility around the publish (in progress, then completed with
-# its result) and read by a retried invocation, which returns the recorded result instead of
-# publishing again. Attribute names are the utility's defaults.
-resource "aws_dynamodb_table" "idempotency" {
-  count = var.emit_idempotency_enabled ? 1 : 0
-
-  #checkov:skip=CKV_AWS_28:Idempotency records expire by TTL and guard only the retries of an emission in flight; restoring a point in time would bring back records whose retries are long over, so continuous backups would cost and protect nothing. The task table keeps point-in-time recovery.
-  name         = "${var.name}-idempotency"
+# Time slots (lambda_src/task_scheduler/slot_store.py): per slot, a counter of the tasks that
+# joined it and the shards already read; per shard, its entries (each task version with its
+# message, written once) and what its emit invocations published. The emit function reads a
+# shard by its partition key, strongly consistent: no index on the emission path.
+resource "aws_dynamodb_table" "slots" {
+  name         = "${var.name}-slots"
   billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "id"
+  hash_key     = "pk"
+  range_key    = "sk"
 
   attribute {
-    name = "id"
+    name = "pk"
     type = "S"
   }
 
-  # Set by the utility on every record: DynamoDB deletes expired records (within days, free);
-  # the utility itself ignores a record past its expiry.
+  attribute {
+    name = "sk"
+    type = "N"
+  }
+
+  # Items expire 91 days after their slot: longer than the registry keeps a closed task.
   ttl {
-    attribute_name = "expiration"
+    attribute_name = "expires_at"
     enabled        = true
   }
 
   server_side_encryption {
     enabled     = true
     kms_key_arn = var.kms_key_arn
+  }
+
+  # The entries hold the messages of tasks not yet emitted.
+  point_in_time_recovery {
+    enabled = true
   }
 
   tags = var.tags
@@ -258,7 +262,7 @@ resource "aws_lambda_function" "emit" {
   #checkov:skip=CKV_AWS_272:Deployed from the committed, reproducible dist/task_scheduler.zip pinned by commit; code signing needs an AWS Signer job output in S3, which a module applied straight from git cannot supply.
   #checkov:skip=CKV_AWS_173:The environment holds no secrets (names, ARNs, levels, limits) and Lambda encrypts it at rest with its AWS managed key; a customer key would only add KMS grants to the deployer policy.
   function_name    = "${var.name}-emit"
-  description      = "Publishes a scheduled task's message to the task topic when its timestamp arrives."
+  description      = "Publishes the tasks of a time slot's shard to the task topic, each at its timestamp's millisecond."
   role             = aws_iam_role.lambda["emit"].arn
   filename         = local.package_path
   source_code_hash = filebase64sha256(local.package_path)
@@ -275,9 +279,12 @@ resource "aws_lambda_function" "emit" {
     variables = merge(local.powertools_environment, {
       TOPIC_ARN                 = aws_sns_topic.this.arn
       TASKS_TABLE_NAME          = aws_dynamodb_table.this.name
-      IDEMPOTENCY_TABLE_NAME    = var.emit_idempotency_enabled ? aws_dynamodb_table.idempotency[0].name : ""
+      SLOTS_TABLE_NAME          = aws_dynamodb_table.slots.name
+      DEAD_LETTER_QUEUE_URL     = aws_sqs_queue.this.url
+      PUBLICATION_LOG           = tostring(var.emit_idempotency_enabled)
       EMISSION_LEAD_SECONDS     = tostring(var.emission_lead_seconds)
       EXECUTION_SEGMENT_SECONDS = tostring(var.execution_segment_seconds)
+      SLOT_SHARD_UNITS          = tostring(var.slot_shard_size)
     })
   }
 
@@ -298,14 +305,13 @@ resource "aws_sfn_state_machine" "this" {
   role_arn = aws_iam_role.state_machine.arn
 
   definition = jsonencode({
-    Comment = "Waits until the task's release second, emits it at its timestamp (or continues it in a follow-on execution), and parks it in the dead-letter queue, marked failed, if emission keeps failing."
+    Comment = "Waits until a time slot's release second, emits its shard's tasks at their timestamps (or starts the next hop of a far-future shard), and parks what cannot be emitted in the dead-letter queue, marked failed."
     StartAt = "WaitUntilRelease"
     States = {
       # The Wait truncates a timestamp's milliseconds, so it waits until release_at: a whole
-      # second at least emission_lead_seconds before the timestamp (set by the api function),
-      # or the end of this execution's segment, at most execution_segment_seconds after its
-      # start. The emit function holds until the exact millisecond, or starts the follow-on
-      # execution at a segment's end. Two states per execution when all goes well.
+      # second at least emission_lead_seconds before the slot, or the end of this hop, at most
+      # execution_segment_seconds after its start. The emit function holds until each task's
+      # millisecond. Two states per execution when all goes well.
       WaitUntilRelease = {
         Type          = "Wait"
         TimestampPath = "$.release_at"
@@ -314,8 +320,8 @@ resource "aws_sfn_state_machine" "this" {
       Emit = {
         Type     = "Task"
         Resource = "arn:${local.partition}:states:::lambda:invoke"
-        # The task, and this execution's ARN: the emit function claims the task in the
-        # registry for this execution and derives the state machine from it to continue.
+        # What to emit (a shard, one late task, or a task scheduled before time slots), and
+        # this execution's ARN: the emit function claims each task for this execution.
         Parameters = {
           FunctionName = aws_lambda_function.emit.arn
           Payload = {
@@ -323,28 +329,18 @@ resource "aws_sfn_state_machine" "this" {
             "execution_arn.$" = "$$.Execution.Id"
           }
         }
+        # A few counts: the state stays far below 256 KiB however large the shard.
         OutputPath = "$.Payload"
         # An invocation whose answer never comes (lost, or the function hung past its own
         # timeout) fails with States.Timeout and is retried by the States.ALL retrier below.
         TimeoutSeconds = local.functions.emit.timeout + local.emit_task_timeout_margin_seconds
         # Worst case after the Wait, all retries failing: about 10 minutes of throttling and
-        # Lambda service errors (local.emit_throttle_retry), at most 100 s (a record in
-        # progress), 900 s (emit_retry, see its validation), 255 s (dead-letter send), 31 s
-        # (MarkFailed) and up to 11 Task timeouts (the first attempt and emit_retry's 10) of at
-        # most 100 s: under an hour, inside the day a segment (at most 364 days) leaves of the
-        # one-year limit.
+        # Lambda service errors (local.emit_throttle_retry), 900 s (emit_retry, see its
+        # validation) and up to 11 Task timeouts (the first attempt and emit_retry's 10) of at
+        # most 100 s, then the dead-letter path's own retries (minutes): under an hour, inside
+        # the day a segment (at most 364 days) leaves of the one-year limit.
         Retry = [
           local.emit_throttle_retry,
-          # The task's idempotency record is in progress: an earlier attempt may still run (a
-          # service error reported for an invocation that goes on), or this one's SDK retried
-          # a write whose answer was lost. The record expires at that attempt's deadline, so
-          # retry past one function timeout instead of spending emit_retry's attempts on it.
-          {
-            ErrorEquals     = ["IdempotencyAlreadyInProgressError"]
-            IntervalSeconds = local.in_progress_retry_seconds
-            MaxAttempts     = ceil(local.functions.emit.timeout / local.in_progress_retry_seconds) + 1
-            BackoffRate     = 1
-          },
           {
             ErrorEquals     = ["States.ALL"]
             IntervalSeconds = var.emit_retry.interval_seconds
@@ -356,10 +352,44 @@ resource "aws_sfn_state_machine" "this" {
           {
             ErrorEquals = ["States.ALL"]
             ResultPath  = "$.error"
-            Next        = "SendToDeadLetterQueue"
+            Next        = "DeadLetter"
           },
         ]
         End = true
+      }
+      # The emit function marks every task of the input not yet published failed, and parks
+      # each alone, with its message and the error, in the dead-letter queue.
+      DeadLetter = {
+        Type     = "Task"
+        Resource = "arn:${local.partition}:states:::lambda:invoke"
+        Parameters = {
+          FunctionName = aws_lambda_function.emit.arn
+          Payload = {
+            "dead_letter.$"   = "$"
+            "execution_arn.$" = "$$.Execution.Id"
+          }
+        }
+        ResultPath     = null
+        TimeoutSeconds = local.functions.emit.timeout + local.emit_task_timeout_margin_seconds
+        Retry = [
+          local.emit_throttle_retry,
+          {
+            ErrorEquals     = ["States.ALL"]
+            IntervalSeconds = 2
+            MaxAttempts     = 6
+            BackoffRate     = 2
+          },
+        ]
+        # Last resort: the input itself (which names the shard, whose entries keep the
+        # messages), with both errors.
+        Catch = [
+          {
+            ErrorEquals = ["States.ALL"]
+            ResultPath  = "$.dead_letter_error"
+            Next        = "SendToDeadLetterQueue"
+          },
+        ]
+        Next = "EmissionFailed"
       }
       SendToDeadLetterQueue = {
         Type     = "Task"
@@ -368,7 +398,6 @@ resource "aws_sfn_state_machine" "this" {
           QueueUrl        = aws_sqs_queue.this.url
           "MessageBody.$" = "$"
         }
-        # Keeps the task (and its error) as the next state's input.
         ResultPath = null
         Retry = [
           {
@@ -378,55 +407,12 @@ resource "aws_sfn_state_machine" "this" {
             BackoffRate     = 2
           },
         ]
-        Next = "MarkFailed"
-      }
-      # The registry says failed, unless the task has moved on since this execution started
-      # (rescheduled: another version): then the condition fails and the record stays.
-      MarkFailed = {
-        Type     = "Task"
-        Resource = "arn:${local.partition}:states:::dynamodb:updateItem"
-        Parameters = {
-          TableName           = aws_dynamodb_table.this.name
-          Key                 = { id = { "S.$" = "$.id" } }
-          UpdateExpression    = "SET #status = :failed, updated_at = :now"
-          ConditionExpression = "version = :version"
-          ExpressionAttributeNames = {
-            "#status" = "status"
-          }
-          ExpressionAttributeValues = {
-            ":failed"  = { S = "failed" }
-            ":version" = { "N.$" = "States.Format('{}', $.version)" }
-            ":now"     = { "S.$" = "$$.State.EnteredTime" }
-          }
-        }
-        ResultPath = null
-        # A failed condition is an answer, not a fault: never retried.
-        Retry = [
-          {
-            ErrorEquals = ["DynamoDB.ConditionalCheckFailedException"]
-            MaxAttempts = 0
-          },
-          {
-            ErrorEquals     = ["States.ALL"]
-            IntervalSeconds = 1
-            MaxAttempts     = 5
-            BackoffRate     = 2
-          },
-        ]
-        # The task is in the dead-letter queue either way; the execution fails either way.
-        Catch = [
-          {
-            ErrorEquals = ["States.ALL"]
-            ResultPath  = "$.mark_failed_error"
-            Next        = "EmissionFailed"
-          },
-        ]
         Next = "EmissionFailed"
       }
       EmissionFailed = {
         Type  = "Fail"
         Error = "EmissionFailed"
-        Cause = "The task could not be emitted: it was sent to the dead-letter queue and marked failed in the task registry."
+        Cause = "Tasks could not be emitted: they were sent to the dead-letter queue and marked failed in the task registry."
       }
     }
   })
@@ -457,7 +443,7 @@ resource "aws_lambda_function" "api" {
   #checkov:skip=CKV_AWS_272:Deployed from the committed, reproducible dist/task_scheduler.zip pinned by commit; code signing needs an AWS Signer job output in S3, which a module applied straight from git cannot supply.
   #checkov:skip=CKV_AWS_173:The environment holds no secrets (names, ARNs, levels, limits) and Lambda encrypts it at rest with its AWS managed key; a customer key would only add KMS grants to the deployer policy.
   function_name    = "${var.name}-api"
-  description      = "Serves the /schedule routes: schedules, lists, reads, reschedules and cancels tasks (one state machine execution per task and segment)."
+  description      = "Serves the /schedule routes: schedules, lists, reads, reschedules and cancels tasks (tasks due in the same second share executions)."
   role             = aws_iam_role.lambda["api"].arn
   filename         = local.package_path
   source_code_hash = filebase64sha256(local.package_path)
@@ -475,9 +461,11 @@ resource "aws_lambda_function" "api" {
     variables = merge(local.powertools_environment, {
       STATE_MACHINE_ARN         = aws_sfn_state_machine.this.arn
       TASKS_TABLE_NAME          = aws_dynamodb_table.this.name
+      SLOTS_TABLE_NAME          = aws_dynamodb_table.slots.name
       MAX_HORIZON_SECONDS       = tostring(var.max_schedule_horizon_days * 86400)
       EMISSION_LEAD_SECONDS     = tostring(var.emission_lead_seconds)
       EXECUTION_SEGMENT_SECONDS = tostring(var.execution_segment_seconds)
+      SLOT_SHARD_UNITS          = tostring(var.slot_shard_size)
     })
   }
 

@@ -107,7 +107,7 @@ output "invoke_read_only_policy_json" {
 }
 
 output "dynamodb_table_name" {
-  description = "Name of the task registry table (one item per task: status, version, timestamps; not the message)."
+  description = "Name of the task registry table (one item per task: status, version, timestamps, placement; not the message)."
   value       = aws_dynamodb_table.this.name
 }
 
@@ -116,14 +116,14 @@ output "dynamodb_table_arn" {
   value       = aws_dynamodb_table.this.arn
 }
 
-output "dynamodb_idempotency_table_name" {
-  description = "Name of the emit function's idempotency table (one record per emitted task version, expiring by TTL); null when emit_idempotency_enabled is false."
-  value       = one(aws_dynamodb_table.idempotency[*].name)
+output "dynamodb_slots_table_name" {
+  description = "Name of the slot table (per second, the tasks due in it, with their messages; expiring by TTL)."
+  value       = aws_dynamodb_table.slots.name
 }
 
-output "dynamodb_idempotency_table_arn" {
-  description = "ARN of the emit function's idempotency table; null when emit_idempotency_enabled is false."
-  value       = one(aws_dynamodb_table.idempotency[*].arn)
+output "dynamodb_slots_table_arn" {
+  description = "ARN of the slot table."
+  value       = aws_dynamodb_table.slots.arn
 }
 
 output "deployer_policy_json" {

@@ -431,8 +431,20 @@ variable "alarms" {
 }
 
 variable "emit_idempotency_enabled" {
-  description = "Record each publish in a DynamoDB table (<name>-idempotency: on-demand, records expire by TTL, encrypted with kms_key_arn when set) through the Powertools Idempotency utility, keyed on the task's id and version, so that an emit invocation retried after a successful publish does not publish it again. False creates no table and publishes on every attempt (at-least-once, duplicates possible on retries)."
+  description = "Record what each emit invocation published in the slot table (one write per batch of ten), so that a retried invocation publishes nothing twice. False saves those writes; a retry may then publish again (at-least-once)."
   type        = bool
   default     = true
   nullable    = false
+}
+
+variable "slot_shard_size" {
+  description = "How many tasks (of up to 16 KiB of message; a larger one counts as several) one execution and one emit invocation carry for a second: 1 to 1000. A denser second is split into shards of this size."
+  type        = number
+  default     = 500
+  nullable    = false
+
+  validation {
+    condition     = var.slot_shard_size >= 1 && var.slot_shard_size <= 1000 && floor(var.slot_shard_size) == var.slot_shard_size
+    error_message = "slot_shard_size must be a whole number from 1 to 1000."
+  }
 }

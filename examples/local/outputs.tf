@@ -23,9 +23,9 @@ output "apigatewayv2_authorizer_id" {
   value       = module.task_scheduler.apigatewayv2_authorizer_id
 }
 
-output "dynamodb_idempotency_table_name" {
-  description = "Emit idempotency table."
-  value       = module.task_scheduler.dynamodb_idempotency_table_name
+output "dynamodb_slots_table_name" {
+  description = "Slot table: per second, the tasks due in it, with their messages."
+  value       = module.task_scheduler.dynamodb_slots_table_name
 }
 
 output "invoke_policy_json" {

@@ -1,16 +1,15 @@
 """What to do next, decided from a task's record and executions. Pure: callers pass the state.
 
 Race safety comes from DynamoDB's conditional writes: the emit function claims a task (status
-scheduled -> emitted, for its version) before publishing, a cancel or reschedule changes the
-status or version under the same condition, and only one of them can succeed. These functions
-decide what a writer whose condition failed does, given the record as it now is.
+scheduled -> emitted, for its version, by its execution) before publishing, a cancel or
+reschedule changes the status or version under the same condition, and only one of them can
+succeed. These functions decide what a writer whose condition failed does, given the record as
+it now is.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
 
 from task_scheduler.records import TaskRecord, TaskStatus
 from task_scheduler.tasks import Task, TaskExecution, message_sha256
@@ -32,14 +31,24 @@ class Decision:
     reason: str = ""
 
 
-def after_failed_claim(current: TaskRecord | None, version: int) -> Decision:
+def after_failed_claim(
+    current: TaskRecord | None, version: int, *, own_execution: bool
+) -> Decision:
     """What the emit function of `version` does when its claim failed, `current` being the
-    record at the time (None: no record)."""
-    if current is None or (current.status is TaskStatus.SCHEDULED and current.version <= version):
+    record at the time (None: no record). The claim's condition lets a retry of the claimant
+    through, so a failed claim means the version is not, or no longer, to be published by it.
+
+    Only a task's own execution (scheduled before time slots) can run before the task is
+    registered: the api function of that time started it first. A slot entry is written before
+    its registry item, and a version that races its shard's read is given its own execution
+    (placement.py), so the shard skips a version it finds unregistered."""
+    unregistered = current is None or (
+        current.status is TaskStatus.SCHEDULED and current.version < version
+    )
+    if own_execution and unregistered:
         return Decision(Verdict.WAIT, "the task is not registered yet")
-    if current.version == version and current.status is TaskStatus.EMITTED:
-        # An earlier attempt of this execution claimed the task, then failed to publish.
-        return Decision(Verdict.PROCEED, "claimed by an earlier attempt")
+    if current is None:
+        return Decision(Verdict.SKIP, "the task is not registered")
     return Decision(Verdict.SKIP, _superseded(current))
 
 
@@ -93,12 +102,6 @@ def is_replay(record: TaskRecord, task: Task) -> bool:
     return record.timestamp == task.timestamp and record.message_sha256 == message_sha256(
         task.message
     )
-
-
-def same_task(input_a: Mapping[str, Any], input_b: Mapping[str, Any]) -> bool:
-    """Whether two execution inputs carry the same task, version and segment. Their release
-    may differ: a segment's end depends on when its execution started."""
-    return {**input_a, "release_at": None} == {**input_b, "release_at": None}
 
 
 def segment_release(final_release: datetime, start: datetime, segment_seconds: int) -> datetime:

@@ -1,17 +1,22 @@
-"""Step Functions executions: start, stop, read their input (no pydantic: emit imports it)."""
+"""Step Functions executions: start them, read a task's own execution (emit imports it too)."""
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
-from aws_lambda_powertools.logging import Logger
 from botocore.client import BaseClient
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from task_scheduler import aws
-from task_scheduler.decisions import same_task
-from task_scheduler.tasks import TaskExecution, execution_arn
+from task_scheduler.tasks import execution_arn
 
-logger = Logger(child=True)
+
+class Startable(Protocol):
+    """An execution to start: its name and its input."""
+
+    @property
+    def name(self) -> str: ...
+
+    def execution_input(self) -> str: ...
 
 
 def _error_code(error: ClientError) -> str | None:
@@ -24,25 +29,13 @@ class Executions:
         self.state_machine_arn = state_machine_arn
         self.client = client or aws.client("stepfunctions")
 
-    def start(self, execution: TaskExecution) -> str | None:
+    def start(self, execution: Startable) -> str | None:
         """Start `execution`; its ARN, or None if its name is taken by another execution.
 
-        Step Functions keeps a name 90 days after its execution closed. It is ours when it still
-        runs the same task: a retried call that had started it, or an identical request's.
+        Step Functions answers a start with the name and input of an open execution as that
+        execution, and `ExecutionAlreadyExists` when the execution with the name has closed
+        or has another input (it keeps a name 90 days after its execution closed).
         """
-        started = self.start_unless_taken(execution)
-        if started is not None:
-            return started
-        arn = execution_arn(self.state_machine_arn, execution.name)
-        existing = self.client.describe_execution(executionArn=arn)
-        if existing["status"] == "RUNNING" and same_task(
-            json.loads(existing["input"]), json.loads(execution.execution_input())
-        ):
-            return arn
-        return None
-
-    def start_unless_taken(self, execution: TaskExecution) -> str | None:
-        """Start `execution`; its ARN, or None if an execution already has its name."""
         try:
             response = self.client.start_execution(
                 stateMachineArn=self.state_machine_arn,
@@ -56,6 +49,9 @@ class Executions:
         started: str = response["executionArn"]
         return started
 
+    def arn(self, name: str) -> str:
+        return execution_arn(self.state_machine_arn, name)
+
     def task_input(self, arn: str) -> dict[str, Any] | None:
         """The input of execution `arn`: the task it carries (None: no such execution)."""
         try:
@@ -66,13 +62,3 @@ class Executions:
             return None
         document: dict[str, Any] = json.loads(described["input"])
         return document
-
-    def stop(self, arn: str, cause: str) -> None:
-        """Stop execution `arn`, best effort: what prevents an emission is the registry's
-        claim condition, not the stop, which only spares the execution's wait."""
-        try:
-            self.client.stop_execution(executionArn=arn, cause=cause)
-        except (ClientError, BotoCoreError):
-            logger.warning(
-                "Could not stop an execution", extra={"execution_arn": arn}, exc_info=True
-            )

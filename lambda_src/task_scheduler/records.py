@@ -1,13 +1,15 @@
 """The task registry's records and their DynamoDB items (stdlib only: the emit function imports it).
 
-The message is not stored: it is in the input of the execution that carries the task, so that an
-item stays under 1 KB, one write unit. `message_sha256` is enough to recognise a replayed request.
+The message is not stored here but with the task's entry in its slot (slot_store.py), or, for a
+task scheduled before time slots, in the input of its own execution: an item stays under 1 KB,
+one write unit, however often it changes. `message_sha256` is enough to recognise a replay.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from task_scheduler.slots import Placement
 from task_scheduler.timestamps import format_timestamp, parse_timestamp
 
 # Step Functions keeps a closed execution's name this long: within it, a task id cannot be reused,
@@ -33,9 +35,14 @@ class TaskRecord:
     timestamp: datetime
     created_at: datetime
     updated_at: datetime
-    execution_arn: str
     message_sha256: str
+    # Where the version waits: its slot entry; None for a task scheduled before time slots, whose
+    # own execution (execution_arn) carries it and its message.
+    placement: Placement | None = None
+    execution_arn: str | None = None
     emitted_at: datetime | None = None
+    # The execution whose emit invocation claimed the version (it alone may publish it).
+    claimed_by: str | None = None
 
 
 def expires_at(closed_at: datetime) -> int:
@@ -55,16 +62,38 @@ def to_item(record: TaskRecord) -> Item:
         "timestamp": timestamp_attribute(record.timestamp),
         "created_at": timestamp_attribute(record.created_at),
         "updated_at": timestamp_attribute(record.updated_at),
-        "execution_arn": {"S": record.execution_arn},
         "message_sha256": {"S": record.message_sha256},
     }
+    if record.placement is not None:
+        item.update(placement_attributes(record.placement))
+    if record.execution_arn is not None:
+        item["execution_arn"] = {"S": record.execution_arn}
     if record.emitted_at is not None:
         item["emitted_at"] = timestamp_attribute(record.emitted_at)
+    if record.claimed_by is not None:
+        item["claimed_by"] = {"S": record.claimed_by}
     return item
 
 
+def placement_attributes(placement: Placement) -> Item:
+    return {
+        "slot": {"N": str(placement.slot)},
+        "shard": {"N": str(placement.shard)},
+        "ordinal": {"N": str(placement.ordinal)},
+    }
+
+
 def from_item(item: Item) -> TaskRecord:
-    emitted_at = item.get("emitted_at")
+    emitted_at, execution_arn, claimed_by = (
+        item.get("emitted_at"),
+        item.get("execution_arn"),
+        item.get("claimed_by"),
+    )
+    placement = None
+    if "slot" in item:
+        placement = Placement(
+            int(item["slot"]["N"]), int(item["shard"]["N"]), int(item["ordinal"]["N"])
+        )
     return TaskRecord(
         id=item["id"]["S"],
         version=int(item["version"]["N"]),
@@ -73,7 +102,9 @@ def from_item(item: Item) -> TaskRecord:
         created_at=parse_timestamp(item["created_at"]["S"]),
         # The state machine writes its own clock's format here (MarkFailed): parsed, not trusted.
         updated_at=parse_timestamp(item["updated_at"]["S"]),
-        execution_arn=item["execution_arn"]["S"],
         message_sha256=item["message_sha256"]["S"],
+        placement=placement,
+        execution_arn=None if execution_arn is None else execution_arn["S"],
         emitted_at=None if emitted_at is None else parse_timestamp(emitted_at["S"]),
+        claimed_by=None if claimed_by is None else claimed_by["S"],
     )

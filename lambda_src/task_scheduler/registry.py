@@ -1,8 +1,10 @@
 """The task registry, a DynamoDB table: reads and conditional writes (no pydantic: emit imports it).
 
 Every write that changes a task's fate is conditional on its version and status, so that a
-claim, a cancel, a reschedule and a follow-on execution cannot both succeed from the same state.
-A failed condition raises ConditionFailed with the record as DynamoDB found it.
+claim, a cancel, a reschedule and a placement cannot both succeed from the same state. A claim
+names its claimant (the execution whose emit invocation makes it): that execution alone may
+claim the version again (a retry) or mark it failed. A failed condition raises ConditionFailed
+with the record as DynamoDB found it.
 """
 
 from datetime import datetime
@@ -18,12 +20,17 @@ from task_scheduler.records import (
     TaskStatus,
     expires_at,
     from_item,
+    placement_attributes,
     timestamp_attribute,
     to_item,
 )
+from task_scheduler.slots import Placement
 
 STATUS_INDEX = "status-timestamp"
 _STILL_AS_READ = "version = :version AND #status = :expected"
+# DynamoDB reserved words (status, timestamp, shard) are written through these names.
+_SHARD = {"#shard": "shard"}
+_OURS = "version = :version AND (#status = :expected OR claimed_by = :claimant)"
 
 
 class ConditionFailed(Exception):
@@ -53,16 +60,49 @@ class Registry:
             ConditionExpression="attribute_not_exists(id)",
         )
 
-    def claim(self, task_id: str, version: int, now: datetime) -> TaskRecord:
-        """Mark `version` of a scheduled task emitted: from then on, nothing can cancel it."""
+    def claim(self, task_id: str, version: int, now: datetime, claimant: str) -> TaskRecord:
+        """Mark `version` of a scheduled task emitted by `claimant`: from then on, nothing can
+        cancel it, and only `claimant` may claim it again (its retry)."""
         return self._update(
             task_id,
             version,
-            "SET #status = :emitted, emitted_at = :now, updated_at = :now, expires_at = :expires",
+            "SET #status = :emitted, emitted_at = :now, updated_at = :now, "
+            "expires_at = :expires, claimed_by = :claimant",
             {
                 ":emitted": {"S": TaskStatus.EMITTED.value},
                 ":now": timestamp_attribute(now),
                 ":expires": {"N": str(expires_at(now))},
+                ":claimant": {"S": claimant},
+            },
+            condition=_OURS,
+        )
+
+    def fail(self, task_id: str, version: int, now: datetime, claimant: str) -> TaskRecord:
+        """Mark `version` failed (dead-lettered) by `claimant`, unless another claimed it."""
+        return self._update(
+            task_id,
+            version,
+            "SET #status = :failed, updated_at = :now, expires_at = :expires, "
+            "claimed_by = :claimant",
+            {
+                ":failed": {"S": TaskStatus.FAILED.value},
+                ":now": timestamp_attribute(now),
+                ":expires": {"N": str(expires_at(now))},
+                ":claimant": {"S": claimant},
+            },
+            condition=_OURS,
+        )
+
+    def delete_unclaimed(self, task_id: str, version: int) -> None:
+        """Remove a task that was never acknowledged, unless an emit invocation claimed it."""
+        self._write(
+            "delete_item",
+            Key={"id": {"S": task_id}},
+            ConditionExpression=_STILL_AS_READ,
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":version": {"N": str(version)},
+                ":expected": {"S": TaskStatus.SCHEDULED.value},
             },
         )
 
@@ -86,53 +126,58 @@ class Registry:
         new_version: int,
         timestamp: datetime,
         message_sha256: str,
-        execution_arn: str,
+        placement: Placement,
         now: datetime,
     ) -> TaskRecord:
         return self._update(
             task_id,
             version,
             "SET version = :new_version, #timestamp = :timestamp, message_sha256 = :sha256, "
-            "execution_arn = :execution_arn, updated_at = :now",
+            "slot = :slot, #shard = :shard, ordinal = :ordinal, updated_at = :now "
+            "REMOVE execution_arn",
             {
                 ":new_version": {"N": str(new_version)},
                 ":timestamp": timestamp_attribute(timestamp),
                 ":sha256": {"S": message_sha256},
-                ":execution_arn": {"S": execution_arn},
+                **_placement_values(placement),
                 ":now": timestamp_attribute(now),
             },
-            names={"#timestamp": "timestamp"},  # a DynamoDB reserved word, as status is
+            names={"#timestamp": "timestamp", **_SHARD},
         )
 
     def redrive(
-        self, task_id: str, version: int, *, new_version: int, execution_arn: str, now: datetime
+        self, task_id: str, version: int, *, new_version: int, placement: Placement, now: datetime
     ) -> TaskRecord:
-        """Schedule `version` of a failed task again, as `new_version` in `execution_arn`.
+        """Schedule `version` of a failed task again, as `new_version` at `placement`.
 
-        Its timestamp and message stay; so does an earlier claim's emitted_at and expires_at,
-        which go: a scheduled task neither was emitted nor expires.
+        Its timestamp and message stay; an earlier claim's emitted_at, expires_at and claimant
+        go: a scheduled task neither was emitted nor expires.
         """
         return self._update(
             task_id,
             version,
-            "SET version = :new_version, #status = :scheduled, execution_arn = :execution_arn, "
-            "updated_at = :now REMOVE emitted_at, expires_at",
+            "SET version = :new_version, #status = :scheduled, slot = :slot, #shard = :shard, "
+            "ordinal = :ordinal, updated_at = :now "
+            "REMOVE emitted_at, expires_at, claimed_by, execution_arn",
             {
                 ":new_version": {"N": str(new_version)},
                 ":scheduled": {"S": TaskStatus.SCHEDULED.value},
-                ":execution_arn": {"S": execution_arn},
+                **_placement_values(placement),
                 ":now": timestamp_attribute(now),
             },
+            names=_SHARD,
             expected=TaskStatus.FAILED,
         )
 
-    def hand_on(self, task_id: str, version: int, execution_arn: str, now: datetime) -> TaskRecord:
-        """Record that the follow-on execution `execution_arn` now carries the task."""
+    def place(self, task_id: str, version: int, placement: Placement, now: datetime) -> TaskRecord:
+        """Move a task scheduled before time slots, still at `version`, to its slot entry."""
         return self._update(
             task_id,
             version,
-            "SET execution_arn = :execution_arn, updated_at = :now",
-            {":execution_arn": {"S": execution_arn}, ":now": timestamp_attribute(now)},
+            "SET slot = :slot, #shard = :shard, ordinal = :ordinal, updated_at = :now "
+            "REMOVE execution_arn",
+            {**_placement_values(placement), ":now": timestamp_attribute(now)},
+            names=_SHARD,
         )
 
     def page(
@@ -164,13 +209,15 @@ class Registry:
         values: dict[str, dict[str, str]],
         names: dict[str, str] | None = None,
         expected: TaskStatus = TaskStatus.SCHEDULED,
+        condition: str = _STILL_AS_READ,
     ) -> TaskRecord:
-        """Apply `update` to `version` of the task if it is still `expected` (scheduled)."""
+        """Apply `update` to `version` of the task if `condition` holds: by default, if it is
+        still `expected` (scheduled)."""
         response = self._write(
             "update_item",
             Key={"id": {"S": task_id}},
             UpdateExpression=update,
-            ConditionExpression=_STILL_AS_READ,
+            ConditionExpression=condition,
             ExpressionAttributeNames={**(names or {}), "#status": "status"},
             ExpressionAttributeValues={
                 **values,
@@ -194,3 +241,7 @@ class Registry:
             old = error.response.get("Item")
             raise ConditionFailed(from_item(old) if old else None) from error
         return response
+
+
+def _placement_values(placement: Placement) -> dict[str, dict[str, str]]:
+    return {f":{name}": value for name, value in placement_attributes(placement).items()}

@@ -1,22 +1,23 @@
 """Scheduling rules: which id, how far ahead, how large a task may be. Pure: callers pass `now`."""
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from task_scheduler import decisions, timing
 from task_scheduler.emission import build_sns_message
 from task_scheduler.errors import BeyondHorizon, InvalidId, TooLarge
 from task_scheduler.models import ErrorDetail, ScheduleResponse
-from task_scheduler.tasks import TASK_ID_RULE, Task, TaskExecution, is_task_id
+from task_scheduler.slots import Entry, describe_entry
+from task_scheduler.tasks import TASK_ID_RULE, Task, is_task_id
 from task_scheduler.timestamps import format_timestamp, round_up_to_millisecond
 
-# Step Functions caps execution input and state payloads at 256 KiB. When emission fails, the
-# Catch adds the error to the input before sending it to the dead-letter queue: keep room for it.
-# The error's Cause holds the function's error message and stack trace, which the emit function
-# bounds (handlers/emit.py, MAX_ERROR_MESSAGE_CHARS): a few KiB at most.
+# A task that cannot be emitted is parked in the SQS dead-letter queue as
+# {id, version, timestamp, message, error}; SQS takes at most 256 KiB in a message. Keep room for
+# the error: the emit function bounds it (handlers/emit.py, MAX_ERROR_MESSAGE_CHARS), and Step
+# Functions' error Cause wraps it in the Lambda error payload: a few KiB at most.
 DEAD_LETTER_RESERVE_BYTES = 16 * 1024
-MAX_EXECUTION_INPUT_BYTES = 256 * 1024 - DEAD_LETTER_RESERVE_BYTES
+MAX_TASK_BYTES = 256 * 1024 - DEAD_LETTER_RESERVE_BYTES
 MAX_SNS_MESSAGE_BYTES = 256 * 1024
 
 
@@ -65,23 +66,13 @@ def build_task(
     return Task(id=task_id or str(uuid4()), timestamp=timestamp, message=message)
 
 
-def first_execution(
-    task: Task, *, version: int, now: datetime, lead_seconds: int, segment_seconds: int
-) -> TaskExecution:
-    """The execution that starts carrying `version` of `task` at `now`."""
-    final_release = timing.release_at(task.timestamp, lead_seconds)
-    release = decisions.segment_release(final_release, now, segment_seconds)
-    return TaskExecution(task, version=version, segment=1, release_at=release)
-
-
-def check_size(execution: TaskExecution) -> None:
-    """Raise TooLarge unless `execution` fits Step Functions' and SNS' size limits."""
+def check_size(task: Task) -> None:
+    """Raise TooLarge unless `task` fits the dead-letter queue's and SNS' size limits."""
+    entry = Entry(task.id, 1, task.timestamp, task.message, placement=None)
+    parked = json.dumps(describe_entry(entry), ensure_ascii=False, separators=(",", ":"))
     sizes = {
-        "Step Functions execution input": (
-            len(execution.execution_input().encode()),
-            MAX_EXECUTION_INPUT_BYTES,
-        ),
-        "SNS message": (build_sns_message(execution.task).size_bytes, MAX_SNS_MESSAGE_BYTES),
+        "dead-letter message": (len(parked.encode()), MAX_TASK_BYTES),
+        "SNS message": (build_sns_message(task).size_bytes, MAX_SNS_MESSAGE_BYTES),
     }
     errors = [
         ErrorDetail(

@@ -1,14 +1,19 @@
-"""What the api function does for each route: registry and executions, in race-safe order.
+"""What the api function does for each route: registry and time slots, in race-safe order.
 
-A task's execution is always started before the registry points to it, so that no record ever
-points to an execution that does not exist; a started execution that ends up unregistered is
-stopped, and one that slips through finds no record to claim (see handlers/emit.py).
+A version is placed in its time slot around the registry write that makes it the task's
+(placement.py): its entry first, then the registry, then the start of what carries it. So the
+registry never names a version that has no entry, and a version whose start fails is withdrawn:
+a new task is deleted (unless an emit invocation already claimed it: then it is on its way), a
+rescheduled or redriven one is marked failed, where a redrive (POST /schedule again) picks it
+up. Executions are shared by a slot's tasks and never stopped: a cancel or reschedule only
+changes the registry, and the emit function skips what it cannot claim.
 
 POST /schedule with the id, timestamp and message of a failed (dead-lettered) task redrives it:
-its next version in a new execution, registered on condition that the record is still that
-failed version, so two identical redrives schedule it once.
+its next version, registered on condition that the record is still that failed version, so two
+identical redrives schedule it once.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -27,17 +32,19 @@ from task_scheduler.models import (
     TaskResponse,
     TaskSummary,
 )
+from task_scheduler.placement import Placer
 from task_scheduler.records import TaskRecord, TaskStatus
 from task_scheduler.registry import ConditionFailed, Registry
 from task_scheduler.settings import ApiSettings
+from task_scheduler.slot_store import SlotStore
+from task_scheduler.slots import Placement
 from task_scheduler.tasks import Task, TaskExecution, message_sha256
 from task_scheduler.timing import Clock
 
-# A name stays taken 90 days after its execution closed, e.g. stopped when registering failed:
-# the next free version is used then. Past these many, the id is refused.
-MAX_VERSIONS_TRIED = 5
 # Conditional writes retried when a concurrent write changed the task under them.
 MAX_WRITE_ATTEMPTS = 5
+# The claimant a withdrawn version is marked failed by.
+WITHDRAWN_BY = "api"
 
 
 class Scheduled(Enum):
@@ -54,18 +61,30 @@ class TaskService:
         settings: ApiSettings,
         registry: Registry,
         executions: Executions,
+        store: SlotStore,
         clock: Clock = timing.utc_now,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.executions = executions
+        self.store = store
+        self.placer = Placer(
+            store,
+            executions,
+            lead_seconds=settings.emission_lead_seconds,
+            segment_seconds=settings.execution_segment_seconds,
+            shard_units=settings.shard_units,
+        )
         self.clock = clock
 
     @classmethod
     def from_env(cls) -> "TaskService":
         settings = ApiSettings.from_env()
         return cls(
-            settings, Registry(settings.tasks_table_name), Executions(settings.state_machine_arn)
+            settings,
+            Registry(settings.tasks_table_name),
+            Executions(settings.state_machine_arn),
+            SlotStore(settings.slots_table_name),
         )
 
     def schedule(
@@ -81,32 +100,47 @@ class TaskService:
             now=now,
             max_horizon_seconds=self.settings.max_horizon_seconds,
         )
+        scheduling.check_size(task)
         # A generated id is fresh; a chosen one may be a retry of a request that succeeded.
         existing = self.registry.get(task.id) if chosen_id else None
         if existing is not None:
             return self._again(existing, task, now)
-        version, arn = self._start(task, first_version=1, now=now)
+        placement = self.placer.stage(task, 1, now)
         record = TaskRecord(
             id=task.id,
-            version=version,
+            version=1,
             status=TaskStatus.SCHEDULED,
             timestamp=task.timestamp,
             created_at=now,
             updated_at=now,
-            execution_arn=arn,
             message_sha256=message_sha256(task.message),
+            placement=placement,
         )
         try:
             self.registry.create(record)
         except ConditionFailed as failed:  # a concurrent request registered the id first
-            current = failed.current or self._record(task.id)
-            if current.execution_arn != arn:
-                self.executions.stop(arn, "another request registered the task id first")
-            return self._again(current, task, now)
-        except (ClientError, BotoCoreError):
-            self.executions.stop(arn, "the task could not be registered")
-            raise
+            return self._again(failed.current or self._record(task.id), task, now)
+        self._carry(task.id, 1, placement, now, lambda: self.registry.delete_unclaimed(task.id, 1))
         return scheduling.describe(task, now=now), Scheduled.CREATED
+
+    def _carry(
+        self,
+        task_id: str,
+        version: int,
+        placement: Placement,
+        now: datetime,
+        withdraw: Callable[[], object],
+    ) -> None:
+        """Start what carries the version just registered; if that fails, `withdraw` it and
+        fail the request, unless an emit invocation has claimed it meanwhile."""
+        try:
+            self.placer.start(task_id, version, placement, now)
+        except (ClientError, BotoCoreError):
+            try:
+                withdraw()
+            except ConditionFailed:
+                return  # claimed (on its way), or changed by another request since
+            raise
 
     def _again(
         self, record: TaskRecord, task: Task, now: datetime
@@ -130,66 +164,43 @@ class TaskService:
         self, record: TaskRecord, task: Task, now: datetime
     ) -> tuple[ScheduleResponse, Scheduled]:
         """Schedule the failed task `record` again, as its next version."""
-        version, arn = self._start(task, first_version=record.version + 1, now=now)
+        version = record.version + 1
+        placement = self.placer.stage(task, version, now)
         try:
             self.registry.redrive(
-                record.id, record.version, new_version=version, execution_arn=arn, now=now
+                record.id, record.version, new_version=version, placement=placement, now=now
             )
         except ConditionFailed as failed:  # e.g. an identical request redrove it first
             current = _found(task.id, failed.current)
-            if current.execution_arn != arn:
-                self.executions.stop(arn, "the task changed while it was being redriven")
             if current.status is TaskStatus.FAILED:  # and it failed again since
                 raise _changing(current) from None
             return self._again(current, task, now)  # a replay or a conflict now
-        except (ClientError, BotoCoreError):
-            self.executions.stop(arn, "the task could not be redriven")
-            raise
+        self._carry(task.id, version, placement, now, lambda: self._withdraw(task.id, version))
         return scheduling.describe(task, now=now), Scheduled.REDRIVEN
 
-    def _start(self, task: Task, *, first_version: int, now: datetime) -> tuple[int, str]:
-        """Start the first execution of `task` at the first free version from `first_version`."""
-        for version in range(first_version, first_version + MAX_VERSIONS_TRIED):
-            execution = scheduling.first_execution(
-                task,
-                version=version,
-                now=now,
-                lead_seconds=self.settings.emission_lead_seconds,
-                segment_seconds=self.settings.execution_segment_seconds,
-            )
-            scheduling.check_size(execution)
-            arn = self.executions.start(execution)
-            if arn is not None:
-                return version, arn
-        raise TaskConflict.single(
-            f"Task id {task.id} was used recently.",
-            "id",
-            "id_conflict",
-            "Step Functions keeps the names of a task's executions 90 days after they close: "
-            "choose another id",
-        )
+    def _withdraw(self, task_id: str, version: int) -> None:
+        """Mark a version that nothing carries failed: a redrive schedules it again."""
+        self.registry.fail(task_id, version, self.clock(), WITHDRAWN_BY)
 
     def status(self, task_id: str) -> TaskResponse:
         record = self._record(task_id)
-        return self._response(record, self._task(record).message)
+        return self._response(record, self._message(record))
 
     def cancel(self, task_id: str) -> TaskResponse:
         record = self._record(task_id)
         for _ in range(MAX_WRITE_ATTEMPTS):
             action = decisions.cancel_action(record)
             if action is CancelAction.NONE:
-                return self._response(record, self._task(record).message)
+                return self._response(record, self._message(record))
             if action is CancelAction.REFUSE:
                 raise _not_scheduled(record)
             try:
                 cancelled = self.registry.cancel(record.id, record.version, self.clock())
-            except ConditionFailed as failed:  # emitted, rescheduled or handed on meanwhile
+            except ConditionFailed as failed:  # emitted, rescheduled or placed meanwhile
                 record = _found(task_id, failed.current)
                 continue
-            # The emit function's claim now fails whatever the execution does: stopping it
-            # only spares its wait.
-            self.executions.stop(cancelled.execution_arn, "the task was cancelled")
-            return self._response(cancelled, self._task(cancelled).message)
+            # The emit function's claim now fails, whatever its execution does.
+            return self._response(cancelled, self._message(cancelled))
         raise _changing(record)
 
     def reschedule(self, task_id: str, request: RescheduleRequest) -> TaskResponse:
@@ -199,7 +210,7 @@ class TaskService:
         if "message" in request.model_fields_set:
             message = request.message
         else:
-            message = self._task(record).message
+            message = self._message(record)
         now = self.clock()
         task = scheduling.build_task(
             record.timestamp if request.timestamp is None else request.timestamp,
@@ -208,7 +219,9 @@ class TaskService:
             now=now,
             max_horizon_seconds=self.settings.max_horizon_seconds,
         )
-        version, arn = self._start(task, first_version=record.version + 1, now=now)
+        scheduling.check_size(task)
+        version = record.version + 1
+        placement = self.placer.stage(task, version, now)
         try:
             updated = self.registry.reschedule(
                 record.id,
@@ -216,23 +229,17 @@ class TaskService:
                 new_version=version,
                 timestamp=task.timestamp,
                 message_sha256=message_sha256(task.message),
-                execution_arn=arn,
+                placement=placement,
                 now=now,
             )
         except ConditionFailed as failed:
             latest = _found(task_id, failed.current)
-            if latest.execution_arn == arn:  # an identical request made this very change
-                return self._response(latest, task.message)
-            self.executions.stop(arn, "the task changed while it was being rescheduled")
             raise (
                 _changing(latest)
                 if latest.status is TaskStatus.SCHEDULED
                 else _not_scheduled(latest)
             ) from None
-        except (ClientError, BotoCoreError):
-            self.executions.stop(arn, "the task could not be rescheduled")
-            raise
-        self.executions.stop(record.execution_arn, f"rescheduled as version {version}")
+        self._carry(task.id, version, placement, now, lambda: self._withdraw(task.id, version))
         return self._response(updated, task.message)
 
     def list_tasks(self, status: TaskStatus | None, limit: int, token: str | None) -> TaskList:
@@ -254,12 +261,22 @@ class TaskService:
     def _record(self, task_id: str) -> TaskRecord:
         return _found(task_id, self.registry.get(task_id))
 
-    def _task(self, record: TaskRecord) -> Task:
-        """The task as its current execution carries it."""
-        document = self.executions.task_input(record.execution_arn)
+    def _message(self, record: TaskRecord) -> Any:
+        """The message of the task's current version: in its slot entry, or, for a task
+        scheduled before time slots, in its own execution's input."""
+        if record.placement is not None:
+            entry = self.store.get(record.placement)
+            if entry is None or entry.version != record.version:  # past the table's TTL
+                raise _not_found(record.id)
+            return entry.message
+        document = (
+            None
+            if record.execution_arn is None
+            else self.executions.task_input(record.execution_arn)
+        )
         if document is None:  # the execution outlived Step Functions' retention
             raise _not_found(record.id)
-        return TaskExecution.from_execution_input(document).task
+        return TaskExecution.from_execution_input(document).task.message
 
     @staticmethod
     def _response(record: TaskRecord, message: Any) -> TaskResponse:

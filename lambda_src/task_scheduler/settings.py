@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from task_scheduler.decisions import MAX_SEGMENT_SECONDS
 from task_scheduler.emit_settings import DEFAULT_EMISSION_LEAD_SECONDS, MAX_EMISSION_LEAD_SECONDS
+from task_scheduler.slots import DEFAULT_SHARD_UNITS, MAX_SHARD_UNITS
 
 ONE_YEAR_SECONDS = 365 * 24 * 60 * 60
 # Beyond a year, a task continues in follow-on executions (see decisions.py).
@@ -30,6 +31,11 @@ class ApiSettings(_EnvironmentSettings):
 
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", min_length=1)
     tasks_table_name: str = Field(alias="TASKS_TABLE_NAME", min_length=1)
+    slots_table_name: str = Field(alias="SLOTS_TABLE_NAME", min_length=1)
+    # How many 16 KiB units of message one shard of a slot holds (see slots.py).
+    shard_units: int = Field(
+        alias="SLOT_SHARD_UNITS", default=DEFAULT_SHARD_UNITS, ge=1, le=MAX_SHARD_UNITS
+    )
     max_horizon_seconds: int = Field(
         alias="MAX_HORIZON_SECONDS", default=ONE_YEAR_SECONDS, ge=1, le=MAX_HORIZON_SECONDS
     )

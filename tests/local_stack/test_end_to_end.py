@@ -52,9 +52,17 @@ def instant(timestamp: str) -> datetime:
 
 
 def execution_arn(stack: RunningStack, task_id: str) -> str:
+    """The execution that claimed the task (its slot's shard, or its own if it came late), as
+    the registry names it."""
     machine = stack.outputs["sfn_state_machine_arn"]
-    # Executions are named <task id>_<version>_<segment>.
-    return f"{machine.replace(':stateMachine:', ':execution:')}:{task_id}_1_1"
+    table, key = stack.outputs["dynamodb_table_name"], {"id": {"S": task_id}}
+    dynamodb = stack.client("dynamodb")
+    claimant = wait_until(
+        lambda: dynamodb.get_item(TableName=table, Key=key).get("Item", {}).get("claimed_by"),
+        30,
+        "the task to be claimed",
+    )
+    return f"{machine.replace(':stateMachine:', ':execution:')}:{claimant['S']}"
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -242,7 +250,7 @@ def test_emission_that_always_fails_lands_in_the_dead_letter_queue(
     assert finished(stack, task["id"]) == "FAILED"
     assert failed_attempts(stack, task["id"]) == 4  # the first attempt and 3 retries
     assert events.count(task["id"]) == 0
-    # The state machine marked the task failed in the registry (MarkFailed).
+    # The emit function marked the task failed in the registry (DeadLetter).
     status = wait_until(
         lambda: (answer := get(stack, f"/schedule/{task['id']}"))["status"] == "failed" and answer,
         10,
@@ -299,13 +307,13 @@ def test_deployed_state_machine_definition(stack: RunningStack) -> None:
     )
     definition = json.loads(described["definition"])
     states = definition["States"]
-    # Two states per task on the happy path, as in the seed's design: Wait, then the emit Task.
+    # Two states per shard of a slot on the happy path: Wait, then the emit Task.
     assert definition["StartAt"] == "WaitUntilRelease"
     assert states["WaitUntilRelease"]["TimestampPath"] == "$.release_at"
     assert states["WaitUntilRelease"]["Next"] == "Emit"
     assert states["Emit"]["End"] is True
     assert states["Emit"]["Parameters"]["FunctionName"].endswith(":local-scheduler-emit")
-    assert states["Emit"]["Catch"][0]["Next"] == "SendToDeadLetterQueue"
+    assert states["Emit"]["Catch"][0]["Next"] == "DeadLetter"
     assert (
         states["SendToDeadLetterQueue"]["Parameters"]["QueueUrl"]
         == (stack.outputs["sqs_dead_letter_queue_url"])

@@ -1,61 +1,64 @@
-"""Emit function: hold until a task's exact millisecond, claim it, then publish it to SNS.
+"""Emit function: publish a shard of a time slot, each task at its exact millisecond.
 
-The state machine invokes it with `{"task": <execution input>, "execution_arn": ...}` at a whole
-second at least the emission lead before the timestamp (see timing.py); it never publishes
-before the timestamp, whatever the Wait did. Errors propagate, so that the state machine's Retry
-and Catch (dead-letter queue) handle them.
+The state machine invokes it with `{"task": <execution input>, "execution_arn": ...}` once the
+execution's Wait has released it, a whole second at least the emission lead before the slot
+(see timing.py). Inputs, by the execution that carries them (slots.py):
 
-Before publishing, it claims the task in the registry: scheduled -> emitted, for its version.
-A cancel or reschedule that committed first makes the claim fail, and nothing is published; one
-that comes later finds the task emitted and is refused. When its execution only ends a segment of
-a task beyond one execution's reach, it starts the follow-on execution instead.
+- a shard (`{slot, shard, hop: 0, release_at}`): seal the shard, read it, publish what is due;
+- a hop of a far-future shard (`hop > 0`): start the next hop, publish nothing;
+- one task version that joined its shard too late (`{id, version, slot, shard, ordinal, ...}`);
+- a task scheduled before time slots, whose input carries its message: publish it, or, when its
+  execution only ended a segment, place it in its slot.
 
-The claim lets a retry of the same version publish (its earlier attempt may have failed to).
-With IDEMPOTENCY_TABLE_NAME set, the hold, the claim and the publish run under the Powertools
-Idempotency utility, keyed on the task id and version: a retry after a successful publish
-answers the recorded result and publishes nothing. See idempotency.py for its configuration and
-for the duplicates that remain possible.
+It never publishes before a timestamp, whatever the Wait did. It claims each version in the
+registry before publishing it (scheduled -> emitted, by this execution): a cancel or reschedule
+that committed first makes the claim fail, and the version is skipped; one that comes later
+finds it emitted and is refused. See publisher.py for the batches, the retries and what is
+dead-lettered alone.
+
+With `{"dead_letter": <the state>, "execution_arn": ...}` (the Catch, once retries ran out), it
+marks every version of the input not yet published failed and parks each in the dead-letter
+queue with the error.
 
 Its imports are kept to boto3 plus the Powertools Logger and Metrics, and its clients are built
 at init: a cold start eats into the lead. No Tracer (the X-Ray SDK would add more to the cold
 start than boto3 itself) and no pydantic: with tracing on, Lambda's active tracing still records
-every invocation. The idempotency utility is imported at its first use, before the hold.
-
-Whatever fails leaves it as a short error of the same type (bounded_message): Step Functions adds
-the error to the state it dead-letters, which must stay within 256 KiB.
+every invocation. Whatever fails leaves it as a short error of the same type (bounded_message):
+Step Functions adds the error to the state it dead-letters, which must stay within 256 KiB.
 """
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.client import BaseClient
 
-from task_scheduler import aws, decisions, idempotency, tasks, timing
+from task_scheduler import aws, decisions, tasks, timing
 from task_scheduler.decisions import Decision, Verdict
-from task_scheduler.emission import SnsMessage, build_sns_message
 from task_scheduler.emit_settings import EmitSettings
 from task_scheduler.executions import Executions
+from task_scheduler.placement import Placer
+from task_scheduler.publisher import Publisher, Tally, TaskNotDue, TaskNotRegistered
 from task_scheduler.registry import ConditionFailed, Registry
+from task_scheduler.slot_store import SlotStore
+from task_scheduler.slots import Entry, ShardExecution, SoloExecution, parse_execution_input
 from task_scheduler.tasks import TaskExecution
-from task_scheduler.timestamps import format_timestamp
+
+__all__ = ["TaskNotDue", "TaskNotRegistered", "lambda_handler"]
 
 # Time kept, out of the function's timeout, for claiming and publishing after the hold.
 PUBLISH_RESERVE_SECONDS = 10.0
-# The api function registers a task right after starting its execution: an execution released at
-# once (a timestamp in the past) may find no record yet. It waits this long before failing.
+# The api function of the time before slots registered a task right after starting its
+# execution: one released at once may find no record yet, and waits this long before failing.
 REGISTRATION_WAIT_SECONDS = 2.0
 REGISTRATION_POLL_SECONDS = 0.2
-
 # Step Functions adds a failed invocation's error (its type, message and stack trace) to the
-# state with which the Catch sends the task to the dead-letter queue; that state may hold at most
-# 256 KiB, and one larger fails the execution with States.DataLimitExceeded, which no Catch
-# takes (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
-# Every error leaves this function within this many characters, with no stack trace beyond the
+# state with which the Catch dead-letters the task; that state may hold at most 256 KiB, and one
+# larger fails the execution with States.DataLimitExceeded, which no Catch takes
+# (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). Every
+# error leaves this function within this many characters, with no stack trace beyond the
 # handler, so the dead-letter state fits the room scheduling.DEAD_LETTER_RESERVE_BYTES keeps.
 MAX_ERROR_MESSAGE_CHARS = 1000
 
@@ -63,21 +66,13 @@ logger = Logger()
 metrics = Metrics()
 # Built once per execution environment, at init: a warm invocation reuses them.
 aws.client("sns")
+aws.client("sqs")
 aws.client("dynamodb")
+aws.client("stepfunctions")
 
 
-class TaskNotDue(Exception):
-    """Invoked so early that holding until the timestamp would outlast the function's timeout:
-    failing lets the state machine's Retry invoke it again later."""
-
-
-class TaskNotRegistered(Exception):
-    """The task's record does not show this version yet: failing lets the state machine's
-    Retry invoke the function again later."""
-
-
-# log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event carries the message.
-@logger.inject_lambda_context(correlation_id_path="task.id", log_event=False)
+# log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event carries messages.
+@logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
@@ -97,89 +92,156 @@ def bounded_message(error: Exception) -> str:
 
 
 def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = EmitSettings.from_env()
-    execution, execution_arn = _parse(event)
-    task = execution.task
-    # Everything but the claim and the publish happens before the hold, so that they go out at
-    # the instant: on a cold start, creating a client alone takes tens of ms.
-    sns_message = build_sns_message(task)
-    sns = aws.client("sns")
-    registry = Registry(settings.tasks_table_name)
-    final_release = timing.release_at(task.timestamp, settings.emission_lead_seconds)
-    if decisions.continues(execution, final_release=final_release, now=timing.utc_now()):
-        return _hand_on(execution, execution_arn, registry, settings, final_release)
-
-    def emit() -> dict[str, Any]:
-        return _emit(execution, sns_message, sns, registry, settings.topic_arn, context)
-
-    if not settings.idempotency_table_name:
-        return emit()
-    # Its INPROGRESS write happens here, before the hold: it costs the instant nothing.
-    result, recorded = idempotency.once(
-        settings.idempotency_table_name, task.id, execution.version, context, emit
-    )
-    if recorded:
-        logger.info(
-            "Already emitted: answered the recorded result, published nothing", extra=result
-        )
-        metrics.add_metric(name="EmissionsReplayed", unit=MetricUnit.Count, value=1)
-    return result
-
-
-def _emit(
-    execution: TaskExecution,
-    sns_message: SnsMessage,
-    sns: BaseClient,
-    registry: Registry,
-    topic_arn: str,
-    context: LambdaContext,
-) -> dict[str, Any]:
-    """Hold until the task's instant, claim it, publish it."""
-    task = execution.task
-    budget = context.get_remaining_time_in_millis() / 1000 - PUBLISH_RESERVE_SECONDS
-    now, held_seconds = timing.hold_until(task.timestamp, budget_seconds=budget)
-    if now < task.timestamp:
-        raise TaskNotDue(f"task {task.id} is due at {format_timestamp(task.timestamp)}")
-    claim = _when_registered(lambda: _claim(registry, execution))
-    if claim.verdict is Verdict.SKIP:
-        return _skipped(execution, claim.reason)
-    published = sns.publish(
-        TopicArn=topic_arn,
-        Message=sns_message.body,
-        MessageAttributes=sns_message.attributes,
-    )
-    emitted_at = timing.utc_now()
-    lateness_ms = round((emitted_at - task.timestamp).total_seconds() * 1000, 1)
-    result = {
-        "id": task.id,
-        "version": execution.version,
-        "message_id": published["MessageId"],
-        "timestamp": format_timestamp(task.timestamp),
-        "emitted_at": format_timestamp(emitted_at),
-        "held_ms": round(held_seconds * 1000, 1),
-        "lateness_ms": lateness_ms,
-    }
-    logger.info("Emitted task", extra=result)
-    metrics.add_metric(name="TasksEmitted", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="EmissionLateness", unit=MetricUnit.Milliseconds, value=lateness_ms)
-    return result
-
-
-def _parse(event: Mapping[str, Any]) -> tuple[TaskExecution, str]:
     if not isinstance(event, Mapping) or not isinstance(event.get("execution_arn"), str):
         raise ValueError("expected an event with the task and its execution_arn")
-    return TaskExecution.from_execution_input(event.get("task")), event["execution_arn"]
+    settings = EmitSettings.from_env()
+    execution_arn: str = event["execution_arn"]
+    dead_letter = "dead_letter" in event
+    document = event["dead_letter"] if dead_letter else event.get("task")
+    if not isinstance(document, Mapping):
+        raise ValueError("expected an event with the task and its execution_arn")
+    registry = Registry(settings.tasks_table_name)
+    store = SlotStore(settings.slots_table_name)
+    publisher = Publisher(
+        sns=aws.client("sns"),
+        sqs=aws.client("sqs"),
+        topic_arn=settings.topic_arn,
+        dead_letter_queue_url=settings.dead_letter_queue_url,
+        registry=registry,
+        store=store if settings.publication_log else None,
+        claimant=execution_arn.rpartition(":")[2],
+        metrics=metrics,
+    )
+    if "message" in document:  # scheduled before time slots
+        own = TaskExecution.from_execution_input(document)
+        if dead_letter:
+            return _dead_letter([_entry_of(own)], document, publisher)
+        return _emit_own(own, execution_arn, settings, registry, store, publisher, context)
+    execution = parse_execution_input(document)
+    if isinstance(execution, SoloExecution):
+        found = store.get(execution.placement)
+        entries = [] if found is None or found.version != execution.version else [found]
+    elif execution.hop > 0 and not dead_letter:
+        return _next_hop(execution, execution_arn, settings)
+    else:
+        if not dead_letter:
+            store.seal(execution.slot, execution.shard)
+        entries, published = store.shard(execution.slot, execution.shard)
+        if settings.publication_log:
+            entries = [e for e in entries if e.placement and e.placement.ordinal not in published]
+    if dead_letter:
+        return _dead_letter(entries, document, publisher)
+    tally = publisher.run(entries, budget_seconds=_budget(context))
+    logger.info("Emitted shard", extra={"execution": publisher.claimant, **tally.as_dict()})
+    return tally.as_dict()
 
 
-def _claim(registry: Registry, execution: TaskExecution) -> Decision:
+def _budget(context: LambdaContext) -> float:
+    """How long the invocation may hold, keeping time to publish after the last hold."""
+    return context.get_remaining_time_in_millis() / 1000 - PUBLISH_RESERVE_SECONDS
+
+
+def _next_hop(
+    execution: ShardExecution, execution_arn: str, settings: EmitSettings
+) -> dict[str, Any]:
+    """Start the hop that waits until this one's release plus a segment (or the shard)."""
+    following = execution.previous_hop(settings.execution_segment_seconds)
+    executions = Executions(tasks.state_machine_arn(execution_arn))
+    # Only a retry of this hop, or a task of the shard joining now, can have started it: with
+    # the same name and input, an open execution answers as itself.
+    started = executions.start(following) or executions.arn(following.name)
+    result = {"slot": execution.slot, "shard": execution.shard, "continued": started}
+    logger.info("Continued shard in its next hop", extra=result)
+    metrics.add_metric(name="ShardsContinued", unit=MetricUnit.Count, value=1)
+    return result
+
+
+def _dead_letter(
+    entries: list[Entry], state: Mapping[str, Any], publisher: Publisher
+) -> dict[str, Any]:
+    error = state.get("error")
+    described = {
+        "Error": str(error.get("Error", "")) if isinstance(error, Mapping) else "Unknown",
+        "Cause": str(error.get("Cause", "")) if isinstance(error, Mapping) else "",
+    }
+    tally = Tally()
+    for entry in entries:
+        publisher.dead_letter(entry, described, tally)
+    return tally.as_dict()
+
+
+def _entry_of(own: TaskExecution) -> Entry:
+    task = own.task
+    return Entry(task.id, own.version, task.timestamp, task.message, placement=None)
+
+
+def _emit_own(
+    own: TaskExecution,
+    execution_arn: str,
+    settings: EmitSettings,
+    registry: Registry,
+    store: SlotStore,
+    publisher: Publisher,
+    context: LambdaContext,
+) -> dict[str, Any]:
+    """A task scheduled before time slots: publish it, or place it in its slot when its
+    execution only ended a segment."""
+    final_release = timing.release_at(own.task.timestamp, settings.emission_lead_seconds)
+    if decisions.continues(own, final_release=final_release, now=timing.utc_now()):
+        return _place(own, execution_arn, settings, registry, store)
+    tally = _when_registered(
+        lambda: publisher.run([_entry_of(own)], budget_seconds=_budget(context), own_execution=True)
+    )
+    return tally.as_dict()
+
+
+def _place(
+    own: TaskExecution,
+    execution_arn: str,
+    settings: EmitSettings,
+    registry: Registry,
+    store: SlotStore,
+) -> dict[str, Any]:
+    """Move a task scheduled before time slots into its slot, if this version still owns it."""
+    task = own.task
+    owner = _decided(lambda: decisions.segment_owner(registry.get(task.id), own.version))
+    result: dict[str, Any] = {"id": task.id, "version": own.version}
+    if owner.verdict is Verdict.SKIP:
+        logger.info("Skipped superseded task", extra={**result, "skipped": owner.reason})
+        return {**result, "skipped": owner.reason}
+    placer = Placer(
+        store,
+        Executions(tasks.state_machine_arn(execution_arn)),
+        lead_seconds=settings.emission_lead_seconds,
+        segment_seconds=settings.execution_segment_seconds,
+        shard_units=settings.shard_units,
+    )
+    now = timing.utc_now()
+    placement = placer.stage(task, own.version, now)
     try:
-        registry.claim(execution.task.id, execution.version, timing.utc_now())
-    except ConditionFailed as failed:
-        return decisions.after_failed_claim(failed.current, execution.version)
-    return Decision(Verdict.PROCEED)
+        registry.place(task.id, own.version, placement, now)
+    except ConditionFailed as failed:  # cancelled or rescheduled since the read
+        reason = decisions.segment_owner(failed.current, own.version).reason
+        return {**result, "skipped": reason}
+    started = placer.start(task.id, own.version, placement, now)
+    logger.info("Placed task in its time slot", extra={**result, "continued": started})
+    metrics.add_metric(name="TasksContinued", unit=MetricUnit.Count, value=1)
+    return {**result, "continued": started}
 
 
-def _when_registered(decide: Callable[[], Decision]) -> Decision:
+def _when_registered(run: Callable[[], Tally]) -> Tally:
+    """`run()`, again while it finds the task not registered yet, for a short while."""
+    deadline = time.monotonic() + REGISTRATION_WAIT_SECONDS
+    while True:
+        try:
+            return run()
+        except TaskNotRegistered:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(REGISTRATION_POLL_SECONDS)
+
+
+def _decided(decide: Callable[[], Decision]) -> Decision:
     """`decide()`, again while it finds the task not registered yet, for a short while."""
     deadline = time.monotonic() + REGISTRATION_WAIT_SECONDS
     decision = decide()
@@ -189,51 +251,3 @@ def _when_registered(decide: Callable[[], Decision]) -> Decision:
         time.sleep(REGISTRATION_POLL_SECONDS)
         decision = decide()
     return decision
-
-
-def _hand_on(
-    execution: TaskExecution,
-    execution_arn: str,
-    registry: Registry,
-    settings: EmitSettings,
-    final_release: datetime,
-) -> dict[str, Any]:
-    """Carry the task on in its next segment's execution, if this version still owns it."""
-    task = execution.task
-    owner = _when_registered(
-        lambda: decisions.segment_owner(registry.get(task.id), execution.version)
-    )
-    if owner.verdict is Verdict.SKIP:
-        return _skipped(execution, owner.reason)
-    now = timing.utc_now()
-    following = TaskExecution(
-        task,
-        version=execution.version,
-        segment=execution.segment + 1,
-        release_at=decisions.segment_release(
-            final_release, now, settings.execution_segment_seconds
-        ),
-    )
-    executions = Executions(tasks.state_machine_arn(execution_arn))
-    # Only an earlier attempt of this hand-on can hold the name: if the task has moved on since,
-    # the registry's condition refuses it below. (No DescribeExecution: the role lacks it.)
-    started = executions.start_unless_taken(following) or tasks.execution_arn(
-        executions.state_machine_arn, following.name
-    )
-    try:
-        registry.hand_on(task.id, execution.version, started, now)
-    except ConditionFailed as failed:  # cancelled or rescheduled since the read
-        executions.stop(started, "the task was superseded")
-        reason = decisions.segment_owner(failed.current, execution.version).reason
-        return _skipped(execution, reason)
-    result = {"id": task.id, "version": execution.version, "continued": started}
-    logger.info("Continued task in a follow-on execution", extra=result)
-    metrics.add_metric(name="TasksContinued", unit=MetricUnit.Count, value=1)
-    return result
-
-
-def _skipped(execution: TaskExecution, reason: str) -> dict[str, Any]:
-    result = {"id": execution.task.id, "version": execution.version, "skipped": reason}
-    logger.info("Skipped superseded task", extra=result)
-    metrics.add_metric(name="TasksSkipped", unit=MetricUnit.Count, value=1)
-    return result

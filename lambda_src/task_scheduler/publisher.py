@@ -1,0 +1,253 @@
+"""Publishing a shard's task versions, each at its own millisecond (no pydantic: emit imports it).
+
+In timestamp order, the publisher holds until the next millisecond that has tasks, then hands
+them, ten at a time, to a pool of threads that claim each one in the registry and publish the
+claimed ones with one SNS PublishBatch. So tasks that share a millisecond go out in parallel,
+and none goes out before its millisecond.
+
+- A claim names this execution: a cancel or reschedule that committed first makes it fail and
+  the version is skipped; a retry of this execution claims again what it had claimed.
+- PublishBatch answers each message apart. A message SNS keeps refusing is dead-lettered alone
+  (registry `failed`, the task with its error in the dead-letter queue); the rest go on.
+- With the publication log on, what each batch published is recorded in the shard, and a
+  retried invocation leaves it out: a retry publishes nothing twice, but for a batch whose
+  answer or record was lost.
+"""
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import groupby
+from threading import Lock
+from typing import Any
+
+from aws_lambda_powertools.logging import Logger
+from aws_lambda_powertools.metrics import Metrics, MetricUnit
+from botocore.client import BaseClient
+
+from task_scheduler import decisions, timing
+from task_scheduler.decisions import Verdict
+from task_scheduler.emission import build_sns_message
+from task_scheduler.registry import ConditionFailed, Registry
+from task_scheduler.slot_store import SlotStore
+from task_scheduler.slots import Entry, describe_entry
+from task_scheduler.tasks import Task
+from task_scheduler.timestamps import format_timestamp
+
+BATCH_SIZE = 10  # SNS PublishBatch takes at most ten messages
+WORKERS = 16
+# Attempts at publishing a message SNS refused, before it is dead-lettered alone.
+PUBLISH_ATTEMPTS = 3
+RETRY_PAUSE_SECONDS = 0.2
+
+logger = Logger(child=True)
+
+
+class TaskNotDue(Exception):
+    """Invoked so early that holding until a timestamp would outlast the function's timeout:
+    failing lets the state machine's Retry invoke it again later."""
+
+
+@dataclass
+class Tally:
+    """What one invocation did, small enough for the state machine's 256 KiB state."""
+
+    published: int = 0
+    skipped: int = 0
+    dead_lettered: int = 0
+    max_lateness_ms: float = 0.0
+    _lock: Lock = field(default_factory=Lock, repr=False)
+
+    def add(self, **counts: float) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                if name == "max_lateness_ms":
+                    self.max_lateness_ms = max(self.max_lateness_ms, value)
+                else:
+                    setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "published": self.published,
+            "skipped": self.skipped,
+            "dead_lettered": self.dead_lettered,
+            "max_lateness_ms": round(self.max_lateness_ms, 1),
+        }
+
+
+class Publisher:
+    def __init__(
+        self,
+        *,
+        sns: BaseClient,
+        sqs: BaseClient,
+        topic_arn: str,
+        dead_letter_queue_url: str,
+        registry: Registry,
+        store: SlotStore | None,
+        claimant: str,
+        metrics: Metrics,
+        clock: timing.Clock = timing.utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.sns = sns
+        self.sqs = sqs
+        self.topic_arn = topic_arn
+        self.dead_letter_queue_url = dead_letter_queue_url
+        self.registry = registry
+        self.store = store  # None: no publication log
+        self.claimant = claimant
+        self.metrics = metrics
+        self.clock = clock
+        self.sleep = sleep
+
+    def run(
+        self, entries: list[Entry], *, budget_seconds: float, own_execution: bool = False
+    ) -> Tally:
+        """Publish `entries` (a shard's, not yet published), each at its timestamp."""
+        tally = Tally()
+        deadline = time.monotonic() + budget_seconds
+        ordered = sorted(entries, key=lambda e: (e.timestamp, e.id, e.version))
+        with ThreadPoolExecutor(WORKERS) as pool:
+            submitted: list[Future[None]] = []
+            try:
+                for due, group in groupby(ordered, key=lambda e: e.timestamp):
+                    left = deadline - time.monotonic()
+                    now, held = timing.hold_until(
+                        due, budget_seconds=left, clock=self.clock, sleep=self.sleep
+                    )
+                    if now < due:
+                        raise TaskNotDue(f"a task is due at {format_timestamp(due)}")
+                    for batch in _chunks(list(group), BATCH_SIZE):
+                        args = (batch, held, own_execution, tally)
+                        submitted.append(pool.submit(self._claim_and_publish, *args))
+            finally:
+                for future in submitted:  # the first error, once every batch is done
+                    future.result()
+        return tally
+
+    def dead_letter(self, entry: Entry, error: dict[str, str], tally: Tally) -> None:
+        """Mark the version failed, unless another claimed it meanwhile, and park it with its
+        error in the dead-letter queue (marked first: a retry finds it ours and sends again)."""
+        try:
+            self.registry.fail(entry.id, entry.version, self.clock(), self.claimant)
+        except ConditionFailed:
+            tally.add(skipped=1)
+            return
+        body = json.dumps({**describe_entry(entry), "error": error}, ensure_ascii=False)
+        self.sqs.send_message(QueueUrl=self.dead_letter_queue_url, MessageBody=body)
+        logger.warning(
+            "Dead-lettered task", extra={"id": entry.id, "version": entry.version, **error}
+        )
+        self.metrics.add_metric(name="TasksDeadLettered", unit=MetricUnit.Count, value=1)
+        tally.add(dead_lettered=1)
+
+    def _claim_and_publish(
+        self, batch: list[Entry], held_seconds: float, own_execution: bool, tally: Tally
+    ) -> None:
+        claimed = [entry for entry in batch if self._claim(entry, own_execution, tally)]
+        refused: list[tuple[Entry, str]] = []
+        for attempt in range(PUBLISH_ATTEMPTS):
+            if attempt:
+                self.sleep(RETRY_PAUSE_SECONDS * attempt)
+            published, refused = self._publish(claimed)
+            self._record(published, held_seconds, tally)
+            claimed = [entry for entry, _ in refused]
+            if not claimed:
+                return
+        for entry, code in refused:
+            self.dead_letter(entry, {"Error": "PublishRefused", "Cause": code}, tally)
+
+    def _claim(self, entry: Entry, own_execution: bool, tally: Tally) -> bool:
+        try:
+            self.registry.claim(entry.id, entry.version, self.clock(), self.claimant)
+        except ConditionFailed as failed:
+            decision = decisions.after_failed_claim(
+                failed.current, entry.version, own_execution=own_execution
+            )
+            if decision.verdict is Verdict.WAIT:
+                raise TaskNotRegistered(decision.reason) from None
+            logger.info(
+                "Skipped superseded task",
+                extra={"id": entry.id, "version": entry.version, "skipped": decision.reason},
+            )
+            self.metrics.add_metric(name="TasksSkipped", unit=MetricUnit.Count, value=1)
+            tally.add(skipped=1)
+            return False
+        return True
+
+    def _publish(self, entries: list[Entry]) -> tuple[list[Entry], list[tuple[Entry, str]]]:
+        """Publish `entries` in one batch: those SNS took, and those it refused for their own
+        sake, with its error code. An error of the whole call (throttling past botocore's
+        retries, a missing topic), or a message SNS failed through its own fault, fails the
+        invocation: the state machine retries it."""
+        if not entries:
+            return [], []
+        requests = []
+        for index, entry in enumerate(entries):
+            message = build_sns_message(Task(entry.id, entry.timestamp, entry.message))
+            requests.append(
+                {
+                    "Id": str(index),
+                    "Message": message.body,
+                    "MessageAttributes": message.attributes,
+                }
+            )
+        response = self.sns.publish_batch(
+            TopicArn=self.topic_arn, PublishBatchRequestEntries=requests
+        )
+        failed = response.get("Failed", [])
+        if any(not f.get("SenderFault", False) for f in failed):
+            codes = sorted(str(f.get("Code")) for f in failed)
+            raise PublishFailed(f"SNS failed {len(failed)} of {len(entries)} messages: {codes}")
+        refused = [(entries[int(f["Id"])], str(f.get("Code", "Unknown"))) for f in failed]
+        published = [
+            entry
+            for index, entry in enumerate(entries)
+            if index not in {int(f["Id"]) for f in failed}
+        ]
+        return published, refused
+
+    def _record(self, published: list[Entry], held_seconds: float, tally: Tally) -> None:
+        if not published:
+            return
+        emitted_at = self.clock()
+        placements = [entry.placement for entry in published if entry.placement is not None]
+        if self.store is not None and placements:
+            slot, shard = placements[0].slot, placements[0].shard
+            ordinals = [placement.ordinal for placement in placements]
+            self.store.record_published(slot, shard, ordinals, emitted_at)
+        for entry in published:
+            lateness_ms = round((emitted_at - entry.timestamp).total_seconds() * 1000, 1)
+            logger.info(
+                "Emitted task",
+                extra={
+                    "id": entry.id,
+                    "version": entry.version,
+                    "timestamp": format_timestamp(entry.timestamp),
+                    "emitted_at": format_timestamp(emitted_at),
+                    "held_ms": round(held_seconds * 1000, 1),
+                    "lateness_ms": lateness_ms,
+                },
+            )
+            self.metrics.add_metric(name="TasksEmitted", unit=MetricUnit.Count, value=1)
+            self.metrics.add_metric(
+                name="EmissionLateness", unit=MetricUnit.Milliseconds, value=lateness_ms
+            )
+            tally.add(published=1, max_lateness_ms=lateness_ms)
+
+
+class TaskNotRegistered(Exception):
+    """A task's own execution found no record of its version yet: failing lets the state
+    machine's Retry invoke the function again later."""
+
+
+class PublishFailed(Exception):
+    """SNS failed messages through its own fault (not the message's)."""
+
+
+def _chunks(entries: list[Entry], size: int) -> Iterator[list[Entry]]:
+    for start in range(0, len(entries), size):
+        yield entries[start : start + size]
