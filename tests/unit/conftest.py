@@ -18,8 +18,13 @@ from jsonschema import Draft202012Validator
 from moto import mock_aws
 
 from task_scheduler import aws, timing
+from task_scheduler.decisions import MAX_SEGMENT_SECONDS
+from task_scheduler.executions import Executions
+from task_scheduler.placement import Placer
 from task_scheduler.records import TaskRecord, TaskStatus
 from task_scheduler.registry import STATUS_INDEX, Registry
+from task_scheduler.slot_store import SlotStore
+from task_scheduler.slots import DEFAULT_SHARD_UNITS, Placement, ShardExecution, slot_release
 from task_scheduler.tasks import Task, TaskExecution, execution_arn, message_sha256
 from task_scheduler.timestamps import format_timestamp, parse_timestamp
 
@@ -68,7 +73,8 @@ def environment() -> Iterator[None]:
             "MAX_HORIZON_SECONDS",
             "EMISSION_LEAD_SECONDS",
             "EXECUTION_SEGMENT_SECONDS",
-            "IDEMPOTENCY_TABLE_NAME",
+            "SLOT_SHARD_UNITS",
+            "PUBLICATION_LOG",
         ):
             patch.delenv(name, raising=False)
         yield
@@ -134,20 +140,42 @@ def tasks_table(dynamodb: Any) -> str:
     return create_tasks_table(dynamodb)
 
 
-@pytest.fixture(scope="module")
-def idempotency_table(dynamodb: Any) -> str:
-    """An idempotency table as the module creates it: hash key `id`, TTL on `expiration`."""
-    name = f"task-scheduler-idempotency-{uuid4().hex[:8]}"
+def create_slots_table(dynamodb: Any) -> str:
+    """A slot table as the module creates it (string pk, number sk), with a fresh name."""
+    name = f"task-scheduler-slots-{uuid4().hex[:8]}"
     dynamodb.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
     )
     return name
+
+
+@pytest.fixture
+def slots_table(dynamodb: Any) -> str:
+    """A slot table of the test's own: tasks of two tests due in one second share no shard."""
+    return create_slots_table(dynamodb)
+
+
+@pytest.fixture
+def slot_store(slots_table: str, dynamodb: Any) -> SlotStore:
+    return SlotStore(slots_table, dynamodb)
+
+
+@pytest.fixture(scope="module")
+def dead_letter_queue(sqs: Any) -> str:
+    """The dead-letter queue's URL."""
+    url: str = sqs.create_queue(QueueName=f"task-scheduler-dead-letter-{uuid4().hex[:8]}")[
+        "QueueUrl"
+    ]
+    return url
 
 
 @pytest.fixture
@@ -175,7 +203,14 @@ class Topic:
 
 
 @pytest.fixture
-def topic(sns: Any, sqs: Any, tasks_table: str, monkeypatch: pytest.MonkeyPatch) -> Topic:
+def topic(
+    sns: Any,
+    sqs: Any,
+    tasks_table: str,
+    slots_table: str,
+    dead_letter_queue: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Topic:
     """A task topic with two SQS subscribers, and the emit function's environment for it."""
     name = f"tasks-{uuid4().hex}"
     topic_arn = sns.create_topic(Name=name)["TopicArn"]
@@ -192,6 +227,8 @@ def topic(sns: Any, sqs: Any, tasks_table: str, monkeypatch: pytest.MonkeyPatch)
         queues.append(url)
     monkeypatch.setenv("TOPIC_ARN", topic_arn)
     monkeypatch.setenv("TASKS_TABLE_NAME", tasks_table)
+    monkeypatch.setenv("SLOTS_TABLE_NAME", slots_table)
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dead_letter_queue)
     return Topic(topic_arn, *queues)
 
 
@@ -359,10 +396,12 @@ def invoke_api(
     lambda_context: FakeLambdaContext,
     state_machine_arn: str,
     tasks_table: str,
+    slots_table: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Callable[[dict[str, Any]], ApiAnswer]:
     monkeypatch.setenv("STATE_MACHINE_ARN", state_machine_arn)
     monkeypatch.setenv("TASKS_TABLE_NAME", tasks_table)
+    monkeypatch.setenv("SLOTS_TABLE_NAME", slots_table)
 
     def invoke(event: dict[str, Any]) -> ApiAnswer:
         response = api_handler.lambda_handler(event, lambda_context)
@@ -469,3 +508,69 @@ def execution_count(sfn: Any, state_machine_arn: str) -> Callable[[], int]:
         return sum(len(page["executions"]) for page in pages)
 
     return count
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A task scheduled as the api function schedules it: staged, registered, started."""
+
+    task: Task
+    placement: Placement
+    execution_arn: str | None
+
+
+@pytest.fixture
+def placer(slot_store: SlotStore, sfn: Any, state_machine_arn: str) -> Placer:
+    return Placer(
+        slot_store,
+        Executions(state_machine_arn, sfn),
+        lead_seconds=EMISSION_LEAD,
+        segment_seconds=MAX_SEGMENT_SECONDS,
+        shard_units=DEFAULT_SHARD_UNITS,
+    )
+
+
+@pytest.fixture
+def place_task(placer: Placer, registry: Registry) -> Callable[..., Placed]:
+    """Schedule a task due `seconds_ago` (negative: in the future), or at `timestamp`, in its
+    time slot; not started when `start` is False."""
+
+    def place(
+        message: Any,
+        seconds_ago: float = 0,
+        *,
+        timestamp: datetime | None = None,
+        task_id: str | None = None,
+        start: bool = True,
+    ) -> Placed:
+        now = timing.utc_now()
+        due = timestamp or parse_timestamp(format_timestamp(now - timedelta(seconds=seconds_ago)))
+        task = Task(id=task_id or f"task-{uuid4().hex}", timestamp=due, message=message)
+        placement = placer.stage(task, 1, now)
+        registry.create(
+            TaskRecord(
+                id=task.id,
+                version=1,
+                status=TaskStatus.SCHEDULED,
+                timestamp=due,
+                created_at=now,
+                updated_at=now,
+                message_sha256=message_sha256(message),
+                placement=placement,
+            )
+        )
+        arn = placer.start(task.id, 1, placement, now) if start else None
+        return Placed(task, placement, arn)
+
+    return place
+
+
+def shard_event(placement: Placement, state_machine_arn: str, hop: int = 0) -> dict[str, Any]:
+    """The emit function's event for the shard that holds `placement` (its hop 0)."""
+    execution = ShardExecution(
+        placement.slot, placement.shard, hop, slot_release(placement.slot, EMISSION_LEAD)
+    )
+    return {
+        "task": json.loads(execution.execution_input()),
+        "execution_arn": execution_arn(state_machine_arn, execution.name),
+    }
