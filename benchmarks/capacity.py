@@ -16,7 +16,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pricing import IDEMPOTENCY_WRITE_UNITS_PER_TASK, PRICES_USD, REGISTRY_WRITE_UNITS_PER_TASK
+from pricing import (
+    PRICES_USD,
+    REGISTRY_WRITE_UNITS_PER_TASK,
+    SLOT_WRITE_UNITS_PER_TASK,
+    shard_write_units,
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ EMIT_HOLD_SECONDS = 1.5  # released a whole second at least 1 s ahead: 1.5 s hel
 EMIT_LEAD_SECONDS = 1.0  # ... and at least 1 s: the head start its release gets (worst case)
 EMIT_WORK_SECONDS = 0.040  # today's emit function once due: claim and Publish
 PUBLISH_BATCH_IN_FLIGHT, PUBLISH_BATCH_SECONDS = 16, 0.020  # one slot invocation's threads
+# The per-task design's Powertools idempotency record: put IN_PROGRESS, then COMPLETED.
+PER_TASK_IDEMPOTENCY_WRITE_UNITS = 2
 SHARD_TASKS = 500  # tasks per shard (messages of up to 16 KiB count one each)
 CLAIM_WRITE_UNITS = 1 + 2  # UpdateItem changing an indexed key: the item and two index writes
 TASK_COUNTS = (1, 10, 100, 1_000, 10_000)
@@ -114,9 +121,11 @@ def shard_publish_seconds(n: int) -> float:
 
 
 def slot_write_units(n: int) -> int:
-    """Task record + index, slot counter, entry (1 KB), claim; a log write per 10; seals."""
-    per_task = (1 + 1) + 1 + 1 + CLAIM_WRITE_UNITS
-    return n * per_task + math.ceil(n / SNS_BATCH_SIZE) + math.ceil(n / SHARD_TASKS)
+    """Task records (index and claim included), slot counters and entries (1 KB); per shard,
+    its seal and publication log (benchmarks/pricing.py)."""
+    shards = math.ceil(n / SHARD_TASKS)
+    per_task = REGISTRY_WRITE_UNITS_PER_TASK + SLOT_WRITE_UNITS_PER_TASK
+    return n * per_task + shards * shard_write_units(math.ceil(n / shards))
 
 
 def emit_limits(design: str, n: int, region: str) -> list[Limit]:
@@ -187,7 +196,7 @@ def usd_per_million(design: str, n: int, sns_per_batched: float) -> float:
         per_task = 2 * transition + http + sns
     elif design == "per-task":
         emit = lambda_usd(EMIT_MEMORY_MB, EMIT_HOLD_SECONDS + EMIT_WORK_SECONDS)
-        units = REGISTRY_WRITE_UNITS_PER_TASK + IDEMPOTENCY_WRITE_UNITS_PER_TASK  # 7
+        units = REGISTRY_WRITE_UNITS_PER_TASK + PER_TASK_IDEMPOTENCY_WRITE_UNITS  # 7
         per_task = api + 2 * transition + emit + sns + units * wru
     else:
         emit_seconds = EMIT_HOLD_SECONDS + shard_publish_seconds(n)

@@ -32,12 +32,13 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from pricing import (
-    IDEMPOTENCY_WRITE_UNITS_PER_TASK,
     REGISTRY_WRITE_UNITS_PER_TASK,
+    SLOT_WRITE_UNITS_PER_TASK,
     Function,
     cost_per_million,
     happy_path_states,
     seed_cost_per_million,
+    shard_write_units,
 )
 
 from task_scheduler_emulator import lambda_runtime, runtimes
@@ -198,7 +199,16 @@ def emit_logs(endpoint_url: str, function_name: str) -> dict[str, dict[str, Any]
     return {record["id"]: record for record in records if record.get("message") == "Emitted task"}
 
 
-def deployed_cost(stack: LocalStack, api_ms: list[float], emit_ms: list[float]) -> float:
+# Tasks one shard carries (variable slot_shard_size, the default of examples/local).
+SHARD_TASKS = 500
+DENSITIES = (1, 10, 100, 1000)
+
+
+def deployed_functions(
+    stack: LocalStack, api_ms: list[float], emit_ms: list[float]
+) -> tuple[dict[str, Any], Function, Function]:
+    """The deployed definition, and the api and emit functions billed for the mean of the
+    measured durations."""
     assert stack.emulator is not None
     endpoint = stack.emulator.endpoint_url
     definition = json.loads(
@@ -217,15 +227,77 @@ def deployed_cost(stack: LocalStack, api_ms: list[float], emit_ms: list[float]) 
         seconds = statistics.mean(durations) / 1000
         functions.append(Function(config["MemorySize"], config["Architectures"][0], seconds))
     assert happy_path_states(definition) == 2, "the happy path must enter two states"
+    return definition, functions[0], functions[1]
+
+
+def cost_at_density(definition: dict[str, Any], api: Function, emit: Function, due: int) -> float:
+    """USD per million tasks when `due` tasks are due in each second: they share its shards'
+    executions and emit invocations (each billed `emit`'s measured duration)."""
+    shards = math.ceil(due / SHARD_TASKS)
+    per_shard = math.ceil(due / shards)
     return cost_per_million(
         definition,
-        functions,
+        [api],
         api_requests=1,
-        dynamodb_write_units=REGISTRY_WRITE_UNITS_PER_TASK + IDEMPOTENCY_WRITE_UNITS_PER_TASK,
+        dynamodb_write_units=REGISTRY_WRITE_UNITS_PER_TASK + SLOT_WRITE_UNITS_PER_TASK,
+        shard_functions=(emit,),
+        tasks_per_shard=per_shard,
+        shard_dynamodb_write_units=shard_write_units(per_shard),
     )
 
 
-def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) -> dict[str, Any]:
+def delivered(
+    deliveries: list[tuple[dict[str, Any], datetime]], posted: list[Posted]
+) -> dict[str, Any]:
+    """Lateness, early, lost and duplicated emissions of the accepted tasks of `posted`."""
+    ids = {p.task_id for p in posted if p.task_id}
+    late = lateness_ms(deliveries, posted)
+    copies = Counter(event["id"] for event, _ in deliveries if event["id"] in ids)
+    return {
+        "lateness_ms": summary(late),
+        "early": sum(ms < 0 for ms in late),
+        "emitted": len(copies),
+        "lost": len(ids - copies.keys()),
+        "duplicates": sum(n - 1 for n in copies.values()),
+    }
+
+
+def dense_second(
+    stack: LocalStack,
+    deliveries: list[tuple[dict[str, Any], datetime]],
+    tasks: int,
+    clients: int,
+    settle_seconds: float,
+) -> tuple[dict[str, Any], list[float]]:
+    """`tasks` tasks due in one second (random milliseconds), posted ahead by `clients`; and
+    the emit function's durations while it emitted them."""
+    assert stack.emulator is not None
+    due_at = datetime.now(UTC).replace(microsecond=0) + timedelta(
+        seconds=math.ceil(10 + tasks * 2 / clients)
+    )
+    posted = post_all(stack.url, in_window(due_at, 1, tasks), clients)
+    if datetime.now(UTC) >= due_at - timedelta(seconds=2):
+        return {"tasks": tasks, "not_measured": "posting overran its window"}, []
+    ids = {p.task_id for p in posted if p.task_id}
+    await_deliveries(deliveries, ids, due_at + timedelta(seconds=1 + settle_seconds))
+    emit_ms = warm_durations(
+        stack.emulator.endpoint_url,
+        stack.outputs["lambda_emit_function_name"],
+        due_at - timedelta(seconds=3),
+        datetime.now(UTC),
+    )
+    return {
+        "tasks": tasks,
+        "clients": clients,
+        "second": due_at.isoformat(),
+        "rejected": dict(Counter(str(p.status) for p in posted if p.task_id is None)),
+        **delivered(deliveries, posted),
+    }, emit_ms
+
+
+def run(
+    tasks: int, clients: int, window_seconds: float, settle_seconds: float, dense_tasks: int
+) -> dict[str, Any]:
     """Warm up (ramping clients 1, 2, 4, ... as traffic would), then measure the load."""
     with TemporaryDirectory() as state_dir:
         stack = LocalStack(port=0, state_dir=Path(state_dir), echo=lambda _: None)
@@ -266,7 +338,7 @@ def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) 
                 seconds=math.ceil(5 + tasks * 2 / clients)
             )
             posted = post_all(stack.url, in_window(window_at, window_seconds, tasks), clients)
-            assert datetime.now(UTC) < window_at, "posting took longer than planned"
+            overran = datetime.now(UTC) >= window_at
             ids = {p.task_id for p in posted if p.task_id}
             until = window_at + timedelta(seconds=window_seconds + settle_seconds)
             await_deliveries(deliveries, ids, until)
@@ -276,10 +348,16 @@ def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) 
                 window_at - timedelta(seconds=2),
                 datetime.now(UTC),
             )
-            cost = deployed_cost(stack, api_ms, emit_ms)
             after = lambda_runtime.statistics()
             held = emit_logs(
                 stack.emulator.endpoint_url, stack.outputs["lambda_emit_function_name"]
+            )
+            dense, dense_emit_ms = dense_second(
+                stack, deliveries, dense_tasks, clients, settle_seconds
+            )
+            definition, api, emit = deployed_functions(stack, api_ms, emit_ms)
+            dense_emit = replace(
+                emit, billed_seconds=statistics.mean(dense_emit_ms or emit_ms) / 1000
             )
         finally:
             stack.stop()
@@ -287,6 +365,12 @@ def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) 
     late = lateness_ms(deliveries, posted)
     copies = Counter(event["id"] for event, _ in deliveries if event["id"] in ids)
     schedule_ms = sorted(p.ms for p in posted)
+    # A second's shard invocation is billed as measured: in the window run (a few tasks per
+    # second) for sparse seconds, in the dense second for dense ones.
+    by_density = {
+        str(due): cost_at_density(definition, api, emit if due < 100 else dense_emit, due)
+        for due in DENSITIES
+    }
 
     def total(starts: dict[str, dict[str, int]], kind: str) -> int:
         return sum(counts[kind] for counts in starts.values())
@@ -295,6 +379,7 @@ def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) 
         "tasks": tasks,
         "clients": clients,
         "window_seconds": window_seconds,
+        "not_measured": "posting overran its window" if overran else None,
         "lateness_ms": summary(late),
         "early": sum(ms < 0 for ms in late),
         "rejected": dict(Counter(str(p.status) for p in posted if p.task_id is None)),
@@ -318,6 +403,7 @@ def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) 
         "billed_ms": {  # mean warm durations: api one request at a time, emit under the load
             "api": round(statistics.mean(api_ms), 1),
             "emit": round(statistics.mean(emit_ms), 1),
+            "emit_dense_second": round(dense_emit.billed_seconds * 1000, 1),
         },
         "window_start": window_at.isoformat(),
         # Where the slowest lost their time: a short hold means a late release or invocation.
@@ -330,7 +416,12 @@ def run(tasks: int, clients: int, window_seconds: float, settle_seconds: float) 
             }
             for p, ms in sorted(lateness_by_task(deliveries, posted), key=lambda pair: -pair[1])[:5]
         ],
-        "cost_per_million_usd": cost,
+        "dense_second": dense,
+        # The window run's own density: about tasks / window_seconds per second.
+        "cost_per_million_usd": cost_at_density(
+            definition, api, emit, max(1, round(tasks / window_seconds))
+        ),
+        "cost_per_million_usd_by_density": by_density,
         "terraform_seconds": stack.timings,
     }
 
@@ -340,8 +431,11 @@ def table(r: dict[str, Any]) -> str:
     late, cold, sched = r["lateness_ms"], r["cold_init_ms"], r["schedule_latency_ms"]
     warmup = r["warmup"]["lateness_ms"]
     warmup_late = f"{warmup['p50']} / {warmup['max']}" if warmup else "-"
+    dense = r["dense_second"]
+    dense_late = dense.get("lateness_ms")
     rows = [
         ("tasks (clients, window)", f"{r['tasks']} ({r['clients']}, {r['window_seconds']:g} s)"),
+        ("not measured", r["not_measured"] or "-"),
         ("lateness ms min / p50 / p99 / max", " / ".join(map(str, late.values())) if late else "-"),
         ("early emissions", r["early"]),
         ("emitted / lost / duplicates", f"{r['emitted']} / {r['lost']} / {r['duplicates']}"),
@@ -355,7 +449,23 @@ def table(r: dict[str, Any]) -> str:
         ("cold init ms: api (ratio)", f"{cold['api']['ms']} ({cold['api']['ratio']}x)"),
         ("cold init ms: emit (ratio)", f"{cold['emit']['ms']} ({cold['emit']['ratio']}x)"),
         ("zip bytes", r["zip_bytes"]),
-        ("USD per million tasks", r["cost_per_million_usd"]),
+        ("dense second: tasks due in one second", dense["tasks"]),
+        ("dense second: not measured", dense.get("not_measured", "-")),
+        (
+            "dense second: lateness ms p50 / p99 / max",
+            f"{dense_late['p50']} / {dense_late['p99']} / {dense_late['max']}"
+            if dense_late
+            else "-",
+        ),
+        (
+            "dense second: early / lost / duplicates",
+            " / ".join(str(dense.get(kind, "-")) for kind in ("early", "lost", "duplicates")),
+        ),
+        ("USD per million tasks (the window run's density)", r["cost_per_million_usd"]),
+        (
+            "USD per million, 1 / 10 / 100 / 1,000 due per second",
+            " / ".join(str(v) for v in r["cost_per_million_usd_by_density"].values()),
+        ),
         ("USD per million, seed's design", r["seed_cost_per_million_usd"]),
         ("cost ratio to the seed's design", f"{r['cost_ratio_to_seed']}x"),
     ]
@@ -370,10 +480,13 @@ def main() -> None:
     parser.add_argument("--window-seconds", type=float, default=10.0)
     parser.add_argument("--settle-seconds", type=float, default=60.0)
     parser.add_argument("--init-runs", type=int, default=9)
+    parser.add_argument("--dense-tasks", type=int, default=1000)
     args = parser.parse_args()
 
     init = cold_init_ms("python3.13", args.init_runs)
-    results = run(args.tasks, args.clients, args.window_seconds, args.settle_seconds)
+    results = run(
+        args.tasks, args.clients, args.window_seconds, args.settle_seconds, args.dense_tasks
+    )
     baseline = init.pop("baseline_boto3")
     results["baseline_boto3_ms"] = baseline
     results["cold_init_ms"] = {

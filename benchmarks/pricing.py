@@ -8,6 +8,7 @@ https://aws.amazon.com/dynamodb/pricing/on-demand/ (write request units, after t
 price cut).
 """
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +28,22 @@ PRICES_USD = {
 # when the claim changes its key ("If an update to the table changes the value of an indexed
 # key attribute (from A to B), two writes are required", DynamoDB Developer Guide, GSI writes).
 REGISTRY_WRITE_UNITS_PER_TASK = (1 + 1) + (1 + 2)
-# The emit function's idempotency record (emit_idempotency_enabled, the default): Powertools
-# puts it IN_PROGRESS before the hold and updates it COMPLETED after the publish, under 1 KB.
-IDEMPOTENCY_WRITE_UNITS_PER_TASK = 2
+# Writes to the slot table per task: its slot's counter (UpdateItem) and its entry (PutItem,
+# one unit per KB of message; 1 for the messages priced here).
+SLOT_WRITE_UNITS_PER_TASK = 1 + 1
+# Per shard: its seal, and its publication log (lambda_src/task_scheduler/publisher.py): written
+# every LOG_FLUSH_COUNT publications or LOG_FLUSH_SECONDS (a second's tasks: up to four times),
+# an item of about 6 bytes per task published so far, billed by its size.
+LOG_FLUSH_COUNT = 100
+LOG_FLUSHES_PER_SECOND = 4
+LOG_BYTES_PER_TASK = 6
+
+
+def shard_write_units(tasks: int) -> int:
+    """Writes to the slot table per shard of `tasks` tasks: its seal and its log."""
+    flushes = max(math.ceil(tasks / LOG_FLUSH_COUNT), min(tasks, LOG_FLUSHES_PER_SECOND))
+    return 1 + flushes * math.ceil(tasks * LOG_BYTES_PER_TASK / 1024)
+
 
 # The seed's design: Wait until the timestamp, then a Task that publishes to SNS; no Lambda.
 SEED_DEFINITION = {
@@ -62,19 +76,30 @@ def cost_per_million(
     functions: list[Function],
     *,
     api_requests: int,
-    dynamodb_write_units: int = 0,
+    dynamodb_write_units: float = 0,
+    shard_functions: tuple[Function, ...] = (),
+    tasks_per_shard: int = 1,
+    shard_dynamodb_write_units: float = 0,
 ) -> float:
-    """USD per million tasks: transitions, API requests, Lambda requests and GB-seconds, SNS,
-    and DynamoDB writes (task registry, idempotency records)."""
-    per_task = happy_path_states(definition) * PRICES_USD["sfn_state_transition"]
-    per_task += api_requests * PRICES_USD["http_api_request"]
-    for function in functions:
-        gb_seconds = function.memory_mb / 1024 * function.billed_seconds
-        per_task += PRICES_USD["lambda_request"]
-        per_task += gb_seconds * PRICES_USD[f"lambda_gb_second_{function.architecture}"]
+    """USD per million tasks: API requests, `functions` (invoked once per task), SNS and
+    DynamoDB writes per task; and, shared by the `tasks_per_shard` tasks of one execution, its
+    transitions, `shard_functions` and writes."""
+    per_task = api_requests * PRICES_USD["http_api_request"]
+    per_task += sum(_invocation(function) for function in functions)
     per_task += PRICES_USD["sns_publish"]
     per_task += dynamodb_write_units * PRICES_USD["dynamodb_write_request_unit"]
-    return round(per_task * 1_000_000, 2)
+    per_shard = happy_path_states(definition) * PRICES_USD["sfn_state_transition"]
+    per_shard += sum(_invocation(function) for function in shard_functions)
+    per_shard += shard_dynamodb_write_units * PRICES_USD["dynamodb_write_request_unit"]
+    return round((per_task + per_shard / tasks_per_shard) * 1_000_000, 2)
+
+
+def _invocation(function: Function) -> float:
+    gb_seconds = function.memory_mb / 1024 * function.billed_seconds
+    return (
+        PRICES_USD["lambda_request"]
+        + gb_seconds * PRICES_USD[f"lambda_gb_second_{function.architecture}"]
+    )
 
 
 def seed_cost_per_million() -> float:

@@ -9,9 +9,10 @@ and none goes out before its millisecond.
   the version is skipped; a retry of this execution claims again what it had claimed.
 - PublishBatch answers each message apart. A message SNS keeps refusing is dead-lettered alone
   (registry `failed`, the task with its error in the dead-letter queue); the rest go on.
-- With the publication log on, what each batch published is recorded in the shard, and a
-  retried invocation leaves it out: a retry publishes nothing twice, but for a batch whose
-  answer or record was lost.
+- With the publication log on, what was published is recorded in the shard (every hundred
+  tasks or quarter of a second, and at the end: a write per batch would cost a write per task
+  in a sparse second), and a retried invocation leaves it out. A retry thus publishes nothing
+  twice, but for what was published in the quarter of a second before the invocation died.
 """
 
 import json
@@ -32,7 +33,7 @@ from task_scheduler.decisions import Verdict
 from task_scheduler.emission import build_sns_message
 from task_scheduler.registry import ConditionFailed, Registry
 from task_scheduler.slot_store import SlotStore
-from task_scheduler.slots import Entry, describe_entry
+from task_scheduler.slots import Entry, Placement, describe_entry
 from task_scheduler.tasks import Task
 from task_scheduler.timestamps import format_timestamp
 
@@ -41,8 +42,13 @@ WORKERS = 16
 # Attempts at publishing a message SNS refused, before it is dead-lettered alone.
 PUBLISH_ATTEMPTS = 3
 RETRY_PAUSE_SECONDS = 0.2
+# The publication log is written when this many publications wait, or this long after the last.
+LOG_FLUSH_COUNT = 100
+LOG_FLUSH_SECONDS = 0.25
 
 logger = Logger(child=True)
+# Powertools' Metrics buffers values and flushes them past a hundred: one thread at a time.
+_metrics_lock = Lock()
 
 
 class TaskNotDue(Exception):
@@ -82,7 +88,7 @@ class Publisher:
         self,
         *,
         sns: BaseClient,
-        sqs: BaseClient,
+        sqs: Callable[[], BaseClient],
         topic_arn: str,
         dead_letter_queue_url: str,
         registry: Registry,
@@ -102,6 +108,9 @@ class Publisher:
         self.metrics = metrics
         self.clock = clock
         self.sleep = sleep
+        self._unlogged: list[Placement] = []
+        self._logged_at = time.monotonic()
+        self._log_lock = Lock()
 
     def run(
         self, entries: list[Entry], *, budget_seconds: float, own_execution: bool = False
@@ -124,24 +133,29 @@ class Publisher:
                         args = (batch, held, own_execution, tally)
                         submitted.append(pool.submit(self._claim_and_publish, *args))
             finally:
-                for future in submitted:  # the first error, once every batch is done
-                    future.result()
+                try:
+                    for future in submitted:  # the first error, once every batch is done
+                        future.result()
+                finally:
+                    self._log(force=True)
         return tally
 
     def dead_letter(self, entry: Entry, error: dict[str, str], tally: Tally) -> None:
         """Mark the version failed, unless another claimed it meanwhile, and park it with its
         error in the dead-letter queue (marked first: a retry finds it ours and sends again)."""
         try:
-            self.registry.fail(entry.id, entry.version, self.clock(), self.claimant)
+            self.registry.fail(
+                entry.id, entry.version, self.clock(), self.claimant, entry.placement
+            )
         except ConditionFailed:
             tally.add(skipped=1)
             return
         body = json.dumps({**describe_entry(entry), "error": error}, ensure_ascii=False)
-        self.sqs.send_message(QueueUrl=self.dead_letter_queue_url, MessageBody=body)
+        self.sqs().send_message(QueueUrl=self.dead_letter_queue_url, MessageBody=body)
         logger.warning(
             "Dead-lettered task", extra={"id": entry.id, "version": entry.version, **error}
         )
-        self.metrics.add_metric(name="TasksDeadLettered", unit=MetricUnit.Count, value=1)
+        self._measure("TasksDeadLettered", MetricUnit.Count, 1)
         tally.add(dead_lettered=1)
 
     def _claim_and_publish(
@@ -162,7 +176,9 @@ class Publisher:
 
     def _claim(self, entry: Entry, own_execution: bool, tally: Tally) -> bool:
         try:
-            self.registry.claim(entry.id, entry.version, self.clock(), self.claimant)
+            self.registry.claim(
+                entry.id, entry.version, self.clock(), self.claimant, entry.placement
+            )
         except ConditionFailed as failed:
             decision = decisions.after_failed_claim(
                 failed.current, entry.version, own_execution=own_execution
@@ -173,7 +189,7 @@ class Publisher:
                 "Skipped superseded task",
                 extra={"id": entry.id, "version": entry.version, "skipped": decision.reason},
             )
-            self.metrics.add_metric(name="TasksSkipped", unit=MetricUnit.Count, value=1)
+            self._measure("TasksSkipped", MetricUnit.Count, 1)
             tally.add(skipped=1)
             return False
         return True
@@ -214,11 +230,7 @@ class Publisher:
         if not published:
             return
         emitted_at = self.clock()
-        placements = [entry.placement for entry in published if entry.placement is not None]
-        if self.store is not None and placements:
-            slot, shard = placements[0].slot, placements[0].shard
-            ordinals = [placement.ordinal for placement in placements]
-            self.store.record_published(slot, shard, ordinals, emitted_at)
+        self._log([entry.placement for entry in published if entry.placement is not None])
         for entry in published:
             lateness_ms = round((emitted_at - entry.timestamp).total_seconds() * 1000, 1)
             logger.info(
@@ -226,17 +238,33 @@ class Publisher:
                 extra={
                     "id": entry.id,
                     "version": entry.version,
-                    "timestamp": format_timestamp(entry.timestamp),
+                    "scheduled_at": format_timestamp(entry.timestamp),
                     "emitted_at": format_timestamp(emitted_at),
                     "held_ms": round(held_seconds * 1000, 1),
                     "lateness_ms": lateness_ms,
                 },
             )
-            self.metrics.add_metric(name="TasksEmitted", unit=MetricUnit.Count, value=1)
-            self.metrics.add_metric(
-                name="EmissionLateness", unit=MetricUnit.Milliseconds, value=lateness_ms
-            )
+            self._measure("TasksEmitted", MetricUnit.Count, 1)
+            self._measure("EmissionLateness", MetricUnit.Milliseconds, lateness_ms)
             tally.add(published=1, max_lateness_ms=lateness_ms)
+
+    def _log(self, placements: list[Placement] | None = None, *, force: bool = False) -> None:
+        """Add `placements` to the shard's publication log, written when enough wait."""
+        if self.store is None:
+            return
+        with self._log_lock:
+            self._unlogged.extend(placements or [])
+            due = time.monotonic() - self._logged_at >= LOG_FLUSH_SECONDS
+            if not self._unlogged or not (force or due or len(self._unlogged) >= LOG_FLUSH_COUNT):
+                return
+            slot, shard = self._unlogged[0].slot, self._unlogged[0].shard
+            ordinals = [placement.ordinal for placement in self._unlogged]
+            self.store.record_published(slot, shard, ordinals, self.clock())
+            self._unlogged, self._logged_at = [], time.monotonic()
+
+    def _measure(self, name: str, unit: MetricUnit, value: float) -> None:
+        with _metrics_lock:
+            self.metrics.add_metric(name=name, unit=unit, value=value)
 
 
 class TaskNotRegistered(Exception):

@@ -31,6 +31,12 @@ _STILL_AS_READ = "version = :version AND #status = :expected"
 # DynamoDB reserved words (status, timestamp, shard) are written through these names.
 _SHARD = {"#shard": "shard"}
 _OURS = "version = :version AND (#status = :expected OR claimed_by = :claimant)"
+# A claimant claims again what it claimed (its retry), never what it marked failed: that task is
+# in the dead-letter queue already.
+_CLAIMABLE = (
+    "version = :version AND "
+    "(#status = :expected OR (claimed_by = :claimant AND #status = :emitted))"
+)
 
 
 class ConditionFailed(Exception):
@@ -60,9 +66,18 @@ class Registry:
             ConditionExpression="attribute_not_exists(id)",
         )
 
-    def claim(self, task_id: str, version: int, now: datetime, claimant: str) -> TaskRecord:
+    def claim(
+        self,
+        task_id: str,
+        version: int,
+        now: datetime,
+        claimant: str,
+        placement: Placement | None = None,
+    ) -> TaskRecord:
         """Mark `version` of a scheduled task emitted by `claimant`: from then on, nothing can
-        cancel it, and only `claimant` may claim it again (its retry)."""
+        cancel it, and only `claimant` may claim it again (its retry). With `placement`, only
+        if the version is registered there: an entry left by a request that failed or lost a
+        race (same id and version, maybe another message) is never the version's."""
         return self._update(
             task_id,
             version,
@@ -73,12 +88,21 @@ class Registry:
                 ":now": timestamp_attribute(now),
                 ":expires": {"N": str(expires_at(now))},
                 ":claimant": {"S": claimant},
+                **_placed_values(placement),
             },
-            condition=_OURS,
+            **_placed_condition(placement, _CLAIMABLE),
         )
 
-    def fail(self, task_id: str, version: int, now: datetime, claimant: str) -> TaskRecord:
-        """Mark `version` failed (dead-lettered) by `claimant`, unless another claimed it."""
+    def fail(
+        self,
+        task_id: str,
+        version: int,
+        now: datetime,
+        claimant: str,
+        placement: Placement | None = None,
+    ) -> TaskRecord:
+        """Mark `version` failed (dead-lettered) by `claimant`, unless another claimed it (with
+        `placement`: unless the version is registered elsewhere, as for claim)."""
         return self._update(
             task_id,
             version,
@@ -89,8 +113,9 @@ class Registry:
                 ":now": timestamp_attribute(now),
                 ":expires": {"N": str(expires_at(now))},
                 ":claimant": {"S": claimant},
+                **_placed_values(placement),
             },
-            condition=_OURS,
+            **_placed_condition(placement),
         )
 
     def delete_unclaimed(self, task_id: str, version: int) -> None:
@@ -241,6 +266,20 @@ class Registry:
             old = error.response.get("Item")
             raise ConditionFailed(from_item(old) if old else None) from error
         return response
+
+
+def _placed_values(placement: Placement | None) -> dict[str, dict[str, str]]:
+    return {} if placement is None else _placement_values(placement)
+
+
+def _placed_condition(placement: Placement | None, ours: str = _OURS) -> dict[str, Any]:
+    """The condition (and names) of a write by the claimant of the version at `placement`."""
+    if placement is None:
+        return {"condition": ours}
+    return {
+        "condition": f"{ours} AND slot = :slot AND #shard = :shard AND ordinal = :ordinal",
+        "names": _SHARD,
+    }
 
 
 def _placement_values(placement: Placement) -> dict[str, dict[str, str]]:

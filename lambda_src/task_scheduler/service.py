@@ -157,6 +157,10 @@ class TaskService:
             )
         if action is ScheduleAction.REDRIVE:
             return self._redrive(record, task, now)
+        if record.status is TaskStatus.SCHEDULED and record.placement is not None:
+            # The request replayed may have failed to start its carrier and to withdraw it
+            # (a 5xx): start it now. While it is open, the same name and input start nothing.
+            self.placer.start(record.id, record.version, record.placement, now)
         original = Task(id=record.id, timestamp=record.timestamp, message=task.message)
         return scheduling.describe(original, now=record.created_at), Scheduled.REPLAYED
 

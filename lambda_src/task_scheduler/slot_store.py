@@ -120,6 +120,17 @@ class SlotStore:
                 return entries, published
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def published(self, slot: int, shard: int) -> frozenset[int]:
+        """The ordinals the shard's executions have published (a strongly consistent read)."""
+        response = self.client.get_item(
+            TableName=self.table_name,
+            Key=_key(_shard_pk(slot, shard), _PUBLISHED_SK),
+            ConsistentRead=True,
+            ProjectionExpression="ordinals",
+        )
+        ordinals = response.get("Item", {}).get("ordinals", {}).get("NS", [])
+        return frozenset(int(n) for n in ordinals)
+
     def record_published(self, slot: int, shard: int, ordinals: list[int], now: datetime) -> None:
         """Add `ordinals` to what the shard has published."""
         self.client.update_item(

@@ -157,7 +157,8 @@ def parse_execution_input(document: object) -> ShardExecution | SoloExecution:
     if not isinstance(document, Mapping):
         raise ValueError("expected an execution input object")
     slot, shard = document.get("slot"), document.get("shard")
-    if not _is_whole(slot, least=0) or not _is_whole(shard, least=0):
+    # A slot before 1970 (a long overdue task) is negative.
+    if not _is_whole(slot, least=None) or not _is_whole(shard, least=0):
         raise ValueError("expected an execution input with a slot and a shard")
     release = parse_timestamp(document.get("release_at"))
     if "id" not in document:
@@ -183,5 +184,7 @@ def describe_entry(entry: Entry) -> dict[str, Any]:
     }
 
 
-def _is_whole(value: object, *, least: int) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+def _is_whole(value: object, *, least: int | None) -> TypeGuard[int]:
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and (least is None or value >= least)
+    )

@@ -1,6 +1,9 @@
-"""The api function through API Gateway HTTP API events, against Step Functions in moto."""
+"""The api function through API Gateway HTTP API events, against Step Functions and DynamoDB in
+moto: what it answers, and where it leaves a task (its registry item, its slot entry, the
+execution of its slot's shard)."""
 
 import base64
+import itertools
 import json
 import re
 import uuid
@@ -10,10 +13,17 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from task_scheduler import aws
+from task_scheduler import aws, timing
+from task_scheduler.decisions import MAX_SEGMENT_SECONDS
 from task_scheduler.models import ErrorResponse
-from task_scheduler.scheduling import MAX_EXECUTION_INPUT_BYTES, MAX_SNS_MESSAGE_BYTES
-from task_scheduler.timestamps import format_timestamp
+from task_scheduler.records import TaskRecord, TaskStatus
+from task_scheduler.registry import ConditionFailed, Registry
+from task_scheduler.scheduling import MAX_SNS_MESSAGE_BYTES, MAX_TASK_BYTES
+from task_scheduler.slot_store import SlotStore
+from task_scheduler.slots import Entry, Placement, slot_release
+from task_scheduler.tasks import execution_arn
+from task_scheduler.timestamps import format_timestamp, parse_timestamp
+from tests.unit.conftest import EMISSION_LEAD, receive, shard_event
 
 # A day within every horizon, whenever the tests run.
 SOON = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
@@ -25,6 +35,47 @@ def in_seconds(seconds: float) -> str:
     return format_timestamp(datetime.now(UTC) + timedelta(seconds=seconds))
 
 
+def slot_entry(registry: Registry, store: SlotStore, task_id: str) -> tuple[TaskRecord, Entry]:
+    """The registry record of a task and the entry its placement names in the slot table."""
+    record = registry.get(task_id)
+    assert record is not None
+    assert record.placement is not None
+    assert record.execution_arn is None  # no execution of its own
+    entry = store.get(record.placement)
+    assert entry is not None
+    assert (entry.id, entry.version, entry.timestamp) == (task_id, record.version, record.timestamp)
+    assert entry.placement == record.placement
+    return record, entry
+
+
+def shard_name(placement: Placement, hop: int = 0) -> str:
+    base = f"slot-{placement.slot}-{placement.shard}"
+    return base if hop == 0 else f"{base}-{hop}"
+
+
+def described(sfn: Any, state_machine_arn: str, name: str) -> tuple[str, dict[str, Any]]:
+    """The status and input of the execution named `name`."""
+    execution = sfn.describe_execution(executionArn=execution_arn(state_machine_arn, name))
+    return execution["status"], json.loads(execution["input"])
+
+
+def execution_names(sfn: Any, state_machine_arn: str) -> set[str]:
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn)
+    return {execution["name"] for page in pages for execution in page["executions"]}
+
+
+@pytest.fixture
+def stored(registry, slot_store):
+    """The registry record and slot entry of a task, by id."""
+    return lambda task_id: slot_entry(registry, slot_store, task_id)
+
+
+@pytest.fixture
+def shard(sfn, state_machine_arn):
+    """The status and input of the execution that carries a placement's shard (or its hop)."""
+    return lambda placement, hop=0: described(sfn, state_machine_arn, shard_name(placement, hop))
+
+
 def assert_error(answer: Any, status: int, rule: str, field: str | None = None) -> ErrorResponse:
     assert answer.status == status, answer.body
     assert answer.headers["Content-Type"] == "application/json"
@@ -34,7 +85,7 @@ def assert_error(answer: Any, status: int, rule: str, field: str | None = None) 
     return error
 
 
-def test_schedules_a_task(post_schedule, execution_input):
+def test_schedules_a_task(post_schedule, stored, shard, sfn, state_machine_arn):
     answer = post_schedule({"timestamp": FUTURE, "message": {"hello": "world"}})
 
     assert answer.status == 201
@@ -46,14 +97,23 @@ def test_schedules_a_task(post_schedule, execution_input):
         "timestamp": f"{SOON}T12:00:00.000Z",
         "fires_immediately": False,
     }
-    assert execution_input(task_id) == {
-        "id": task_id,
-        "version": 1,
-        "segment": 1,
-        "timestamp": f"{SOON}T12:00:00.000Z",
-        "release_at": f"{SOON}T11:59:59Z",  # the default lead: one whole second early
-        "message": {"hello": "world"},
-    }
+    record, entry = stored(task_id)
+    assert (record.status, record.version) == (TaskStatus.SCHEDULED, 1)
+    slot = int(datetime.fromisoformat(f"{SOON}T12:00:00+00:00").timestamp())
+    assert record.placement == Placement(slot=slot, shard=0, ordinal=1)
+    assert entry.message == {"hello": "world"}
+    # The shard's execution, named by slot and shard; its input holds no message.
+    assert shard(record.placement) == (
+        "RUNNING",
+        {
+            "slot": slot,
+            "shard": 0,
+            "hop": 0,
+            "release_at": f"{SOON}T11:59:59Z",  # the default lead: one whole second early
+        },
+    )
+    assert f"slot-{slot}-0" in execution_names(sfn, state_machine_arn)
+    assert not any(task_id in name for name in execution_names(sfn, state_machine_arn))
 
 
 @pytest.mark.parametrize(
@@ -76,18 +136,16 @@ def test_schedules_a_task(post_schedule, execution_input):
         None,
     ],
 )
-def test_any_json_message_reaches_the_execution_input_intact(
-    post_schedule, execution_input, message
-):
+def test_any_json_message_reaches_the_slot_entry_intact(post_schedule, stored, message):
     answer = post_schedule({"timestamp": FUTURE, "message": message})
 
     assert answer.status == 201, answer.body
-    stored = execution_input(answer.body["id"])["message"]
-    assert json.dumps(stored) == json.dumps(message)  # also tells 0 from False
+    _, entry = stored(answer.body["id"])
+    assert json.dumps(entry.message) == json.dumps(message)  # also tells 0 from False
 
 
-def test_execution_input_carries_nothing_from_the_request_but_the_task(
-    post_schedule, execution_input
+def test_slot_table_and_execution_carry_nothing_from_the_request_but_the_task(
+    post_schedule, stored, shard, dynamodb, slots_table
 ):
     secrets = {
         "authorization": "Bearer secret-token",
@@ -98,10 +156,15 @@ def test_execution_input_carries_nothing_from_the_request_but_the_task(
     answer = post_schedule({"timestamp": FUTURE, "message": "hi"}, headers=secrets)
 
     assert answer.status == 201
-    stored = execution_input(answer.body["id"])
-    assert set(stored) == {"id", "version", "segment", "timestamp", "release_at", "message"}
-    assert "secret" not in json.dumps(stored)
-    assert "JKJaXmPLvHcESHA" not in json.dumps(stored)  # the request id
+    record, _ = stored(answer.body["id"])
+    _, carried = shard(record.placement)
+    assert set(carried) == {"slot", "shard", "hop", "release_at"}
+    items = dynamodb.scan(TableName=slots_table)["Items"]
+    (entry,) = [item for item in items if item["sk"]["N"] != "0"]
+    assert set(entry) == {"pk", "sk", "id", "version", "timestamp", "message", "expires_at"}
+    kept = json.dumps([carried, items])
+    assert "secret" not in kept
+    assert "JKJaXmPLvHcESHA" not in kept  # the request id
 
 
 @pytest.mark.parametrize(
@@ -116,24 +179,40 @@ def test_execution_input_carries_nothing_from_the_request_but_the_task(
         (f"{SOON}T12:00:00.999999999Z", f"{SOON}T12:00:01.000Z"),
     ],
 )
-def test_timestamp_is_normalised_to_utc_milliseconds(
-    post_schedule, execution_input, timestamp, normalised
-):
+def test_timestamp_is_normalised_to_utc_milliseconds(post_schedule, stored, timestamp, normalised):
     answer = post_schedule({"timestamp": timestamp, "message": 1})
 
     assert answer.status == 201
     assert answer.body["timestamp"] == normalised
     assert answer.body["message"] == f"Scheduled task at {normalised}"
-    assert execution_input(answer.body["id"])["timestamp"] == normalised
+    record, entry = stored(answer.body["id"])
+    assert format_timestamp(entry.timestamp) == normalised
+    assert record.placement.slot == int(parse_timestamp(normalised).timestamp())
 
 
-@pytest.mark.parametrize("timestamp", ["0001-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z"])
-def test_timestamps_before_1970_fire_immediately(post_schedule, execution_input, timestamp):
+@pytest.mark.parametrize(
+    ("timestamp", "slot"),
+    [("0001-01-01T00:00:00Z", -62135596800), ("1969-12-31T23:59:59.999Z", -1)],
+)
+def test_timestamps_before_1970_fire_immediately(
+    post_schedule, stored, shard, emit, topic, sqs, registry, state_machine_arn, timestamp, slot
+):
     answer = post_schedule({"timestamp": timestamp, "message": "long overdue"})
 
     assert answer.status == 201
     assert answer.body["fires_immediately"] is True
-    assert execution_input(answer.body["id"])["release_at"] == "1970-01-01T00:00:00Z"
+    record, _ = stored(answer.body["id"])
+    assert record.placement.slot == slot  # before 1970: negative
+    status, carried = shard(record.placement)
+    assert (status, carried["slot"], carried["release_at"]) == (
+        "RUNNING",
+        slot,
+        "1970-01-01T00:00:00Z",
+    )
+    # The emit function reads that input: the task goes out.
+    assert emit(shard_event(record.placement, state_machine_arn))["published"] == 1
+    assert [m["Body"] for m in receive(sqs, topic.raw_queue)] == ["long overdue"]
+    assert registry.get(answer.body["id"]).status is TaskStatus.EMITTED
 
 
 def test_past_timestamp_fires_immediately(post_schedule):
@@ -244,47 +323,70 @@ def test_default_horizon_is_a_year(post_schedule):
     assert_error(answer, 422, "max_horizon", "timestamp")
 
 
-def test_a_task_years_ahead_starts_with_a_first_segment(
-    post_schedule, monkeypatch, execution_input
+DAY = 24 * 3600
+
+
+@pytest.mark.parametrize(
+    ("ahead_seconds", "hop"),
+    [
+        (364 * DAY - 60, 0),  # released within one segment (364 days): the shard itself
+        (365 * DAY, 1),
+        (3000 * DAY, 8),
+        (3650 * DAY - 60, 10),  # the ten-year horizon
+    ],
+)
+def test_a_task_beyond_one_segment_starts_the_hop_that_reaches_its_shard(
+    post_schedule, monkeypatch, stored, shard, sfn, state_machine_arn, ahead_seconds, hop
 ):
-    monkeypatch.setenv("MAX_HORIZON_SECONDS", str(3650 * 24 * 3600))
+    monkeypatch.setenv("MAX_HORIZON_SECONDS", str(3650 * DAY))
     started = datetime.now(UTC)
 
-    answer = post_schedule({"timestamp": in_seconds(3000 * 24 * 3600), "message": 1})
+    answer = post_schedule({"timestamp": in_seconds(ahead_seconds), "message": 1})
 
     assert answer.status == 201
-    stored = execution_input(answer.body["id"])
-    assert (stored["version"], stored["segment"]) == (1, 1)
-    # Released at the end of the segment (364 days, a whole second), to continue from there.
-    release = datetime.fromisoformat(stored["release_at"])
-    segment_end = started + timedelta(days=364)
-    assert timedelta(0) <= segment_end - release < timedelta(seconds=5)
+    record, _ = stored(answer.body["id"])
+    placement = record.placement
+    # Hop j waits until the slot's release less j segments, then starts hop j - 1.
+    release_at = slot_release(placement.slot, EMISSION_LEAD) - timedelta(
+        seconds=hop * MAX_SEGMENT_SECONDS
+    )
+    assert shard(placement, hop) == (
+        "RUNNING",
+        {
+            "slot": placement.slot,
+            "shard": placement.shard,
+            "hop": hop,
+            "release_at": timing.format_release(release_at),
+        },
+    )
+    assert timedelta(0) < release_at - started <= timedelta(seconds=MAX_SEGMENT_SECONDS)
+    names = execution_names(sfn, state_machine_arn)
+    assert {shard_name(placement, j) for j in range(hop + 1)} & names == {
+        shard_name(placement, hop)
+    }
 
 
 def _message_filling(limit_bytes: int, extra: int) -> str:
-    # An ASCII string message makes an execution input of 120 + len(message) bytes:
-    # {"id":"<36>","version":1,"segment":1,"timestamp":"<24>","release_at":"<20>","message":"..."}.
-    empty = '{"id":"","version":1,"segment":1,"timestamp":"","release_at":"","message":""}'
-    overhead = len(empty) + 36 + 24 + 20
+    # An ASCII string message makes a dead-letter message of 109 + len(message) bytes:
+    # {"id":"<36>","version":1,"timestamp":"<24>","message":"..."}.
+    empty = '{"id":"","version":1,"timestamp":"","message":""}'
+    overhead = len(empty) + 36 + 24
     return "x" * (limit_bytes - overhead + extra)
 
 
-def test_execution_input_size_boundary(post_schedule):
-    fits = post_schedule(
-        {"timestamp": FUTURE, "message": _message_filling(MAX_EXECUTION_INPUT_BYTES, 0)}
-    )
+def test_dead_letter_message_size_boundary(post_schedule):
+    fits = post_schedule({"timestamp": FUTURE, "message": _message_filling(MAX_TASK_BYTES, 0)})
     assert fits.status == 201
 
-    answer = post_schedule(
-        {"timestamp": FUTURE, "message": _message_filling(MAX_EXECUTION_INPUT_BYTES, 1)}
-    )
+    answer = post_schedule({"timestamp": FUTURE, "message": _message_filling(MAX_TASK_BYTES, 1)})
     error = assert_error(answer, 413, "too_large", "message")
     assert [e.rule for e in error.errors] == ["too_large"]
-    assert str(MAX_EXECUTION_INPUT_BYTES) in error.errors[0].detail
+    assert "dead-letter message" in error.errors[0].detail
+    assert str(MAX_TASK_BYTES) in error.errors[0].detail
 
 
 def test_sns_message_size_limit(post_schedule):
-    # SNS gets ASCII-escaped JSON: 6 bytes per CJK character against 3 in the execution input.
+    # SNS gets ASCII-escaped JSON: 6 bytes per CJK character against 3 in the dead-letter queue.
     message = {"text": "汉" * 50_000}
 
     answer = post_schedule({"timestamp": FUTURE, "message": message})
@@ -436,13 +538,30 @@ def test_route_behind_a_named_stage(post_schedule):
     assert post_schedule({"timestamp": FUTURE, "message": 1}, stage="prod").status == 201
 
 
-def test_missing_state_machine_is_a_bad_gateway(post_schedule, monkeypatch, state_machine_arn):
-    monkeypatch.setenv("STATE_MACHINE_ARN", state_machine_arn.replace("task-scheduler", "gone"))
+_seconds = itertools.count(1)
 
-    answer = post_schedule({"timestamp": FUTURE, "message": 1})
+
+def own_second() -> str:
+    """A timestamp in a slot of its own: no other test's task starts its shard's execution."""
+    return format_timestamp(parse_timestamp(FUTURE) + timedelta(hours=1, seconds=next(_seconds)))
+
+
+def chosen() -> dict[str, Any]:
+    """A task request with an id of its own, in a slot of its own."""
+    return {"timestamp": own_second(), "message": 1, "id": f"task-{uuid.uuid4().hex}"}
+
+
+def test_missing_state_machine_is_a_bad_gateway(
+    post_schedule, monkeypatch, state_machine_arn, task_item
+):
+    monkeypatch.setenv("STATE_MACHINE_ARN", state_machine_arn.replace("task-scheduler", "gone"))
+    request = chosen()
+
+    answer = post_schedule(request)
 
     error = assert_error(answer, 502, "upstream_error")
     assert "StateMachineDoesNotExist" in error.errors[0].detail
+    assert task_item(request["id"]) is None  # withdrawn: nothing acknowledged, nothing left
 
 
 def _fail_start_execution(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
@@ -462,21 +581,101 @@ def _fail_start_execution(monkeypatch: pytest.MonkeyPatch, error: Exception) -> 
         "ExecutionLimitExceeded",
     ],
 )
-def test_throttling_is_service_unavailable(post_schedule, monkeypatch, api_logs, code):
+def test_throttling_is_service_unavailable(post_schedule, monkeypatch, api_logs, task_item, code):
     throttled = ClientError({"Error": {"Code": code, "Message": "slow down"}}, "StartExecution")
     _fail_start_execution(monkeypatch, throttled)
+    request = chosen()
 
-    answer = post_schedule({"timestamp": FUTURE, "message": 1})
+    answer = post_schedule(request)
 
     error = assert_error(answer, 503, "upstream_throttled")
     assert "retry" in error.message
     assert int(answer.headers["Retry-After"]) > 0
     (logged,) = [line for line in api_logs() if line["level"] == "ERROR"]
     assert code in logged["exception"]
+    assert task_item(request["id"]) is None
+
+
+def test_a_retry_after_a_failed_start_schedules_the_task(post_schedule, monkeypatch, stored, shard):
+    request = chosen()
+    with monkeypatch.context() as patch:
+        _fail_start_execution(
+            patch, ClientError({"Error": {"Code": "ThrottlingException"}}, "StartExecution")
+        )
+        assert post_schedule(request).status == 503
+
+    retried = post_schedule(request)
+
+    # The first attempt's registry item was withdrawn: the retry is a new task, not a replay.
+    assert retried.status == 201
+    record, entry = stored(request["id"])
+    assert (record.version, entry.message) == (1, 1)
+    assert shard(record.placement)[0] == "RUNNING"
+
+
+def test_a_task_claimed_before_its_failed_start_is_withdrawn_is_scheduled(
+    post_schedule, monkeypatch, registry
+):
+    # The shard's emit invocation, started by another task of the slot, claimed it meanwhile:
+    # it is on its way, so the answer is 201.
+    request = chosen()
+
+    def claimed_then_failed(**_: Any) -> None:
+        registry.claim(request["id"], 1, timing.utc_now(), "slot-emit")
+        raise ClientError({"Error": {"Code": "InternalServerError"}}, "StartExecution")
+
+    monkeypatch.setattr(aws.client("stepfunctions"), "start_execution", claimed_then_failed)
+
+    answer = post_schedule(request)
+
+    assert answer.status == 201
+    assert registry.get(request["id"]).status is TaskStatus.EMITTED
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+def test_a_failed_withdraw_is_healed_by_the_retry(
+    post_schedule, monkeypatch, stored, shard, registry
+):
+    # The start failed, then so did the delete that withdraws the item: the client gets a 5xx
+    # and retries, and the retry, a replay, starts the execution the first attempt could not.
+    request = chosen()
+    with monkeypatch.context() as patch:
+        _fail_start_execution(
+            patch, ClientError({"Error": {"Code": "InternalServerError"}}, "StartExecution")
+        )
+
+        def delete_failed(*_: Any) -> None:
+            raise ClientError({"Error": {"Code": "ThrottlingException"}}, "DeleteItem")
+
+        patch.setattr(Registry, "delete_unclaimed", delete_failed)
+        failed = post_schedule(request)
+
+    assert failed.status in (502, 503)
+    assert registry.get(request["id"]).status is TaskStatus.SCHEDULED  # left, but carried by none
+    retried = post_schedule(request)
+
+    assert retried.status == 200
+    record, _ = stored(request["id"])
+    assert shard(record.placement)[0] == "RUNNING"
+
+
+def test_a_withdraw_that_finds_the_task_changed_answers_201(post_schedule, monkeypatch):
+    # The withdraw's condition fails because the version changed or was claimed since: it is
+    # not this request's to remove, and nothing is raised from it.
+    _fail_start_execution(
+        monkeypatch, ClientError({"Error": {"Code": "InternalServerError"}}, "StartExecution")
+    )
+
+    def changed_since(*_: Any) -> None:
+        raise ConditionFailed(None)
+
+    monkeypatch.setattr(Registry, "delete_unclaimed", changed_since)
+
+    assert post_schedule(chosen()).status == 201
 
 
 def test_execution_started_by_a_retried_call_is_a_success(
-    post_schedule, monkeypatch, execution_status
+    post_schedule, monkeypatch, shard, stored, execution_status
 ):
     # The first attempt started the execution but its answer was lost; the retry is refused.
     sfn = aws.client("stepfunctions")
@@ -489,18 +688,25 @@ def test_execution_started_by_a_retried_call_is_a_success(
         )
 
     monkeypatch.setattr(sfn, "start_execution", start_then_lose_the_answer)
+    request = chosen()
 
-    answer = post_schedule({"timestamp": FUTURE, "message": 1})
+    answer = post_schedule(request)
 
     assert answer.status == 201
     assert answer.body["message"].startswith("Scheduled task at ")
-    assert execution_status(answer.body["id"]) == "RUNNING"
+    record, _ = stored(request["id"])
+    assert shard(record.placement)[0] == "RUNNING"
+    # Refused, the shard's name reads as a closed shard: the task also got its own execution
+    # (the claim lets only one of the two publish it).
+    assert execution_status(request["id"], 1, "s1") == "RUNNING"
 
 
-def test_unreachable_step_functions_is_a_bad_gateway(post_schedule, monkeypatch):
+def test_unreachable_step_functions_is_a_bad_gateway(post_schedule, monkeypatch, task_item):
     _fail_start_execution(monkeypatch, EndpointConnectionError(endpoint_url="https://states"))
+    request = chosen()
 
-    assert_error(post_schedule({"timestamp": FUTURE, "message": 1}), 502, "upstream_error")
+    assert_error(post_schedule(request), 502, "upstream_error")
+    assert task_item(request["id"]) is None
 
 
 def test_emits_metric_and_correlated_logs(post_schedule, capsys, api_logs):

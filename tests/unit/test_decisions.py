@@ -13,7 +13,6 @@ from task_scheduler.decisions import (
     cancel_action,
     continues,
     is_replay,
-    same_task,
     schedule_action,
     segment_owner,
     segment_release,
@@ -41,11 +40,12 @@ def record(status: TaskStatus, version: int = 2) -> TaskRecord:
 @pytest.mark.parametrize(
     ("current", "verdict", "reason"),
     [
+        # Only a task's own execution (scheduled before time slots) may run before its record.
         (None, Verdict.WAIT, "the task is not registered yet"),
         (record(TaskStatus.SCHEDULED, 1), Verdict.WAIT, "the task is not registered yet"),
-        # The condition held after all (a write in flight): claiming again settles it.
-        (record(TaskStatus.SCHEDULED), Verdict.WAIT, "the task is not registered yet"),
-        (record(TaskStatus.EMITTED), Verdict.PROCEED, "claimed by an earlier attempt"),
+        # The claim lets its claimant's retry through: failed, it is another's or superseded.
+        (record(TaskStatus.SCHEDULED), Verdict.SKIP, "the task is scheduled at version 2"),
+        (record(TaskStatus.EMITTED), Verdict.SKIP, "the task is emitted at version 2"),
         (record(TaskStatus.CANCELLED), Verdict.SKIP, "the task is cancelled at version 2"),
         (record(TaskStatus.FAILED), Verdict.SKIP, "the task is failed at version 2"),
         (record(TaskStatus.SCHEDULED, 3), Verdict.SKIP, "the task is scheduled at version 3"),
@@ -54,10 +54,28 @@ def record(status: TaskStatus, version: int = 2) -> TaskRecord:
         (record(TaskStatus.EMITTED, 1), Verdict.SKIP, "the task is emitted at version 1"),
     ],
 )
-def test_after_a_failed_claim_of_version_2(current, verdict, reason):
-    decision = after_failed_claim(current, 2)
+def test_after_a_failed_claim_of_version_2_by_its_own_execution(current, verdict, reason):
+    decision = after_failed_claim(current, 2, own_execution=True)
 
     assert (decision.verdict, decision.reason) == (verdict, reason)
+
+
+@pytest.mark.parametrize(
+    ("current", "reason"),
+    [
+        # A slot entry is written before its record: unregistered, it was never acknowledged.
+        (None, "the task is not registered"),
+        (record(TaskStatus.SCHEDULED, 1), "the task is scheduled at version 1"),
+        (record(TaskStatus.SCHEDULED), "the task is scheduled at version 2"),
+        (record(TaskStatus.EMITTED), "the task is emitted at version 2"),
+        (record(TaskStatus.CANCELLED), "the task is cancelled at version 2"),
+        (record(TaskStatus.SCHEDULED, 3), "the task is scheduled at version 3"),
+    ],
+)
+def test_a_shard_skips_a_version_whose_claim_failed(current, reason):
+    decision = after_failed_claim(current, 2, own_execution=False)
+
+    assert (decision.verdict, decision.reason) == (Verdict.SKIP, reason)
 
 
 @pytest.mark.parametrize(
@@ -126,16 +144,6 @@ def test_scheduling_other_content_under_a_taken_id_conflicts(status, change):
     task = Task(**{"id": "t", "timestamp": RECORD.timestamp, "message": {"m": 1}, **change})
 
     assert schedule_action(record(status), task) is ScheduleAction.CONFLICT
-
-
-def test_same_task_ignores_only_the_release():
-    carried = {"id": "t", "version": 1, "segment": 2, "timestamp": "x", "message": 1}
-
-    assert same_task({**carried, "release_at": "a"}, {**carried, "release_at": "b"})
-    assert not same_task(
-        {**carried, "release_at": "a"}, {**carried, "segment": 3, "release_at": "a"}
-    )
-    assert not same_task({**carried, "message": 2}, carried)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""No credential or header reaches the execution input, the SNS message or the logs.
+"""No credential or header reaches an execution input, the slot table, the SNS message or the
+logs.
 
 Requests carry secrets in every place API Gateway puts them: Authorization (a Bearer JWT, or a
 SigV4 signature), X-Amz-Security-Token, cookies (the Cookie header and payload 2.0's `cookies`),
@@ -25,8 +26,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from task_scheduler import aws
-from tests.unit.conftest import ApiAnswer, Topic, receive
-from tests.unit.test_api import in_seconds
+from tests.unit.conftest import ApiAnswer, Topic, receive, shard_event
+from tests.unit.test_api import described, in_seconds, shard_name, slot_entry
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -148,11 +149,6 @@ def sent_to_aws(mocked_aws: None) -> Iterator[list[str]]:
         client.meta.events.unregister("before-parameter-build", record)
 
 
-@pytest.fixture
-def idempotent(idempotency_table: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", idempotency_table)
-
-
 def table_items(dynamodb: Any, *tables: str) -> str:
     return json.dumps([dynamodb.scan(TableName=table)["Items"] for table in tables])
 
@@ -163,13 +159,14 @@ def test_no_request_credential_or_header_goes_further(
     invoke_api: Callable[[dict[str, Any]], ApiAnswer],
     http_event,
     emit,
-    idempotent,
     topic: Topic,
     sqs,
+    sfn,
     dynamodb,
     tasks_table,
-    idempotency_table,
-    execution_input,
+    slots_table,
+    registry,
+    slot_store,
     state_machine_arn,
     logged,
     sent_to_aws,
@@ -208,29 +205,24 @@ def test_no_request_credential_or_header_goes_further(
         patch.setattr(aws.client("dynamodb"), "get_item", denied)
         answers.append(call("GET", f"/schedule/{task_id}"))  # an upstream failure, logged
 
-    executions = state_machine_arn.replace(":stateMachine:", ":execution:")
-    emitted = emit(
-        {"task": execution_input(task_id, 2, 1), "execution_arn": f"{executions}:{task_id}_2_1"}
-    )
+    record, entry = slot_entry(registry, slot_store, task_id)
+    emitted = emit(shard_event(record.placement, state_machine_arn))
 
     assert [a.status for a in answers] == [201, 200, 409, 422, 200, 200, 200, 404, 502]
-    assert "message_id" in emitted
-    carried = [execution_input(task_id, 1, 1), execution_input(task_id, 2, 1)]
+    assert emitted["published"] == 1
+    assert (record.version, entry.message) == (2, {"order": 1})
+    # Every execution started: version 1's shard an hour ahead, version 2's a second ago.
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn)
+    names = {execution["name"] for page in pages for execution in page["executions"]}
+    assert shard_name(record.placement) in names
+    carried = [described(sfn, state_machine_arn, name)[1] for name in sorted(names)]
     assert secrets.found_in(json.dumps(carried)) == []
-    for document in carried:  # the task and its schedule: nothing else
-        assert sorted(document) == [
-            "id",
-            "message",
-            "release_at",
-            "segment",
-            "timestamp",
-            "version",
-        ]
-        assert document["message"] == {"order": 1}
+    for document in carried:  # the shard and its release: no message, nothing else
+        assert sorted(document) == ["hop", "release_at", "shard", "slot"]
     sns_deliveries = json.dumps([receive(sqs, topic.envelope_queue), receive(sqs, topic.raw_queue)])
     assert task_id in sns_deliveries
     assert secrets.found_in(sns_deliveries) == []
-    assert secrets.found_in(table_items(dynamodb, tasks_table, idempotency_table)) == []
+    assert secrets.found_in(table_items(dynamodb, tasks_table, slots_table)) == []
     assert secrets.found_in("\n".join(sent_to_aws)) == []
     logs = logged() + capsys.readouterr().out
     assert "Emitted task" in logs
@@ -238,22 +230,28 @@ def test_no_request_credential_or_header_goes_further(
     assert secrets.found_in(logs) == []
 
 
+@pytest.mark.parametrize("carrier", ["shard", "own execution"])
 def test_nothing_extra_in_the_emit_event_goes_further(
+    carrier,
     emit,
-    idempotent,
     task_event,
+    place_task,
+    state_machine_arn,
     topic: Topic,
     sqs,
     dynamodb,
     tasks_table,
-    idempotency_table,
+    slots_table,
     logged,
     sent_to_aws,
     capsys,
 ):
     # Whatever else a state machine (or someone invoking the function) puts in the event.
     secrets = Secrets("iam")
-    event = task_event("hello")
+    if carrier == "shard":
+        event = shard_event(place_task("hello").placement, state_machine_arn)
+    else:  # a task scheduled before time slots
+        event = task_event("hello")
     event["headers"] = dict(secrets.headers)
     event["task"]["authorization"] = secrets.headers["authorization"]
     event["requestContext"] = {"authorizer": secrets.authorizer}
@@ -262,13 +260,13 @@ def test_nothing_extra_in_the_emit_event_goes_further(
     with pytest.raises(ValueError, match="expected") as invalid:
         emit({"task": {**event["task"], "id": None}, "execution_arn": event["execution_arn"]})
 
-    assert "message_id" in emitted
+    assert emitted["published"] == 1
     # The error's message becomes the Cause the state machine sends to the dead-letter queue.
     assert secrets.found_in(str(invalid.value)) == []
     sns_deliveries = json.dumps([receive(sqs, topic.envelope_queue), receive(sqs, topic.raw_queue)])
     assert "hello" in sns_deliveries
     assert secrets.found_in(sns_deliveries) == []
-    assert secrets.found_in(table_items(dynamodb, tasks_table, idempotency_table)) == []
+    assert secrets.found_in(table_items(dynamodb, tasks_table, slots_table)) == []
     assert secrets.found_in("\n".join(sent_to_aws)) == []
     logs = logged() + capsys.readouterr().out
     assert "Emitted task" in logs

@@ -1,20 +1,23 @@
-"""Scheduling rules at a fixed `now`: id, horizon, first segment, sizes, answer."""
+"""Scheduling rules at a fixed `now`: id, horizon, sizes, answer."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from task_scheduler.emission import build_sns_message
 from task_scheduler.errors import BeyondHorizon, InvalidId, TooLarge
 from task_scheduler.scheduling import (
-    MAX_EXECUTION_INPUT_BYTES,
+    MAX_SNS_MESSAGE_BYTES,
+    MAX_TASK_BYTES,
     build_task,
     check_size,
     describe,
-    first_execution,
     latest_timestamp,
     requested_id,
 )
-from task_scheduler.tasks import Task, TaskExecution
+from task_scheduler.slots import Entry, describe_entry
+from task_scheduler.tasks import Task
 from task_scheduler.timestamps import format_timestamp
 
 NOW = datetime(2030, 1, 1, 0, 0, 0, 250, tzinfo=UTC)  # sub-millisecond on purpose
@@ -29,7 +32,7 @@ YEAR = 365 * DAY
         (1, timedelta(seconds=1)),
         (3600, timedelta(hours=1)),
         (YEAR, timedelta(days=365)),
-        # Beyond a year, follow-on executions carry the task: nothing is kept back.
+        # Beyond a year, the hops of its shard carry the task: nothing is kept back.
         (3650 * DAY, timedelta(days=3650)),
     ],
 )
@@ -93,51 +96,64 @@ def task_with(message: object) -> Task:
     return Task(id=TASK_ID, timestamp=NOW.replace(microsecond=1000), message=message)
 
 
-def execution_of(task: Task, segment_seconds: int = YEAR) -> TaskExecution:
-    return first_execution(
-        task, version=1, now=NOW, lead_seconds=2, segment_seconds=segment_seconds
+def dead_letter_bytes(task: Task) -> int:
+    """The size of the task as the dead-letter queue holds it, without its error."""
+    entry = Entry(task.id, 1, task.timestamp, task.message, placement=None)
+    return len(
+        json.dumps(describe_entry(entry), ensure_ascii=False, separators=(",", ":")).encode()
     )
 
 
-def test_execution_input_is_compact_utf8_json_of_the_task_and_its_release():
-    execution = execution_of(task_with({"text": "héllo", "n": [1, None]}))
+def test_the_dead_letter_form_is_compact_utf8_json_of_the_task():
+    task = task_with({"text": "héllo", "n": [1, None]})
 
-    # Released two whole seconds early (lead 2), the fraction dropped: the Wait truncates it.
-    assert execution.execution_input() == (
-        '{"id":"0f8fad5b-d9cb-469f-a165-70867728950e","version":1,"segment":1,'
-        '"timestamp":"2030-01-01T00:00:00.001Z","release_at":"2029-12-31T23:59:58Z",'
-        '"message":{"text":"héllo","n":[1,null]}}'
+    assert dead_letter_bytes(task) == len(
+        '{"id":"0f8fad5b-d9cb-469f-a165-70867728950e","version":1,'
+        '"timestamp":"2030-01-01T00:00:00.001Z","message":{"text":"héllo","n":[1,null]}}'.encode()
     )
-    assert execution.name == f"{TASK_ID}_1_1"
 
 
-def test_a_task_beyond_the_segment_is_released_at_the_segment_end():
-    task = Task(id=TASK_ID, timestamp=NOW + timedelta(days=1000), message=1)
+def test_the_dead_letter_limit_counts_utf8_bytes():
+    overhead = dead_letter_bytes(task_with(""))
+    room = MAX_TASK_BYTES - overhead
+    fits = "é" * (room // 2) + "x" * (room % 2)  # two bytes each, and one to make it exact
+    assert dead_letter_bytes(task_with(fits)) == MAX_TASK_BYTES
 
-    execution = execution_of(task, segment_seconds=364 * DAY)
-
-    assert execution.release_at == (NOW + timedelta(days=364)).replace(microsecond=0)
-
-
-def test_execution_input_limit_counts_utf8_bytes():
-    overhead = len(execution_of(task_with("")).execution_input().encode())
-    fits = "é" * ((MAX_EXECUTION_INPUT_BYTES - overhead) // 2)
-
-    check_size(execution_of(task_with(fits)))
+    check_size(task_with(fits))
     with pytest.raises(TooLarge) as raised:
-        check_size(execution_of(task_with(fits + "é")))
-    assert [(e.field, e.rule) for e in raised.value.errors] == [("message", "too_large")]
+        check_size(task_with(fits + "x"))
+    (error,) = raised.value.errors
+    assert (error.field, error.rule) == ("message", "too_large")
+    assert "dead-letter message" in error.detail
+    assert str(MAX_TASK_BYTES) in error.detail
+
+
+def test_the_dead_letter_limit_leaves_room_for_the_error():
+    # SQS takes at most 256 KiB; the error the emit function adds stays well within the rest.
+    assert 256 * 1024 - MAX_TASK_BYTES >= 16 * 1024
 
 
 def test_sns_limit_applies_to_the_encoded_message():
-    # 3 UTF-8 bytes per character in the execution input, 6 as an ASCII JSON escape for SNS.
-    execution = execution_of(task_with(["汉" * 45_000]))
-    assert len(execution.execution_input().encode()) < 140_000
+    # 3 UTF-8 bytes per character in the dead-letter queue, 6 as an ASCII JSON escape for SNS.
+    task = task_with(["汉" * 45_000])
+    assert dead_letter_bytes(task) < 140_000
+    assert build_sns_message(task).size_bytes > MAX_SNS_MESSAGE_BYTES
 
     with pytest.raises(TooLarge) as raised:
-        check_size(execution)
+        check_size(task)
     (error,) = raised.value.errors
     assert "SNS message" in error.detail
+    assert str(MAX_SNS_MESSAGE_BYTES) in error.detail
+
+
+def test_a_message_too_large_for_both_reports_both():
+    with pytest.raises(TooLarge) as raised:
+        check_size(task_with("\u0000" * 50_000))  # JSON escapes it in both: 6 bytes each
+
+    details = [error.detail for error in raised.value.errors]
+    assert len(details) == 2
+    assert "dead-letter message" in details[0]
+    assert "SNS message" in details[1]
 
 
 @pytest.mark.parametrize(

@@ -64,11 +64,10 @@ MAX_ERROR_MESSAGE_CHARS = 1000
 
 logger = Logger()
 metrics = Metrics()
-# Built once per execution environment, at init: a warm invocation reuses them.
+# The clients of every emission, built once per execution environment, at init. Those of rarer
+# paths (SQS to dead-letter, Step Functions to start a hop) come at their first use.
 aws.client("sns")
-aws.client("sqs")
 aws.client("dynamodb")
-aws.client("stepfunctions")
 
 
 # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event carries messages.
@@ -104,7 +103,7 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     store = SlotStore(settings.slots_table_name)
     publisher = Publisher(
         sns=aws.client("sns"),
-        sqs=aws.client("sqs"),
+        sqs=lambda: aws.client("sqs"),
         topic_arn=settings.topic_arn,
         dead_letter_queue_url=settings.dead_letter_queue_url,
         registry=registry,
@@ -121,6 +120,11 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if isinstance(execution, SoloExecution):
         found = store.get(execution.placement)
         entries = [] if found is None or found.version != execution.version else [found]
+        # Its retry publishes nothing twice either: it logs what it published in the shard's log.
+        placement = execution.placement
+        logged = entries and settings.publication_log
+        if logged and placement.ordinal in store.published(placement.slot, placement.shard):
+            entries = []
     elif execution.hop > 0 and not dead_letter:
         return _next_hop(execution, execution_arn, settings)
     else:
