@@ -3,11 +3,11 @@
 The module runs with every optional feature on: a customer managed KMS key, subscriptions
 (with a filter policy), tracing, a permissions boundary on its roles, reserved concurrency (the
 api function's own, then none), CloudWatch alarms, JWT authorization with scopes (the update
-changes the audience and the scopes), route throttling (unchanged by the update) and the emit
-idempotency table. The key, the subscriber queue, the boundary policy and the alarm topic are
-created beforehand with boto3, so every recorded request is one that Terraform makes for the
-module itself (the recording also keeps only requests whose User-Agent is the Terraform AWS
-provider's).
+changes the audience and the scopes), route throttling (unchanged by the update), the emit
+function's publication log and a shard size of its own (the update changes it). The key, the
+subscriber queue, the boundary policy and the alarm topic are created beforehand with boto3, so
+every recorded request is one that Terraform makes for the module itself (the recording also
+keeps only requests whose User-Agent is the Terraform AWS provider's).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def _tfvars(fixtures: dict[str, str], *, updated: bool) -> dict[str, Any]:
         "jwt_scopes": {"write": ["tasks/write"]},
         "api_route_throttling": {"list": {"rate_limit": 10, "burst_limit": 20}},
         "emit_idempotency_enabled": True,
+        "slot_shard_size": 100,
         "alarm_topic_arn": fixtures["alarm_topic_arn"],
         "subscriptions": {
             "worker": {
@@ -90,6 +91,8 @@ def _tfvars(fixtures: dict[str, str], *, updated: bool) -> dict[str, Any]:
             state_machine_log_level="ALL",
             emit_retry={"max_attempts": 2, "interval_seconds": 3, "backoff_rate": 2},
             alarms={"period_seconds": 60, "api_5xx_threshold": 3},
+            # Both functions' environment (UpdateFunctionConfiguration); no table changes.
+            slot_shard_size=250,
         )
         variables["subscriptions"]["worker"]["raw_message_delivery"] = False
     return variables
@@ -189,6 +192,7 @@ module "task_scheduler" {{
   api_reserved_concurrent_executions    = try(var.module.api_reserved_concurrent_executions, null)
   api_route_throttling                  = var.module.api_route_throttling
   emit_idempotency_enabled              = var.module.emit_idempotency_enabled
+  slot_shard_size                       = try(var.module.slot_shard_size, 500)
   dead_letter_retention_seconds         = try(var.module.dead_letter_retention_seconds, 1209600)
 }}
 

@@ -86,7 +86,37 @@ def test_both_tables_were_created_and_deleted(analysis: Analysis, lifecycle: Lif
             for called_in, call in analysis.calls
             if called_in == phase and call.operation == operation
         }
-        assert tables == {f"{name}-tasks", f"{name}-idempotency"}, phase
+        # The idempotency table of earlier releases is no longer created.
+        assert tables == {f"{name}-tasks", f"{name}-slots"}, phase
+
+
+def test_slot_table_was_created_as_planned(analysis: Analysis, lifecycle: Lifecycle) -> None:
+    name, key = lifecycle.variables["name"], lifecycle.variables["kms_key_arn"]
+    table = f"{name}-slots"
+    applied = [
+        call
+        for phase, call in analysis.calls
+        if phase == "apply" and call.params.get("TableName") == table
+    ]
+    (created,) = [c for c in applied if c.operation == "CreateTable"]
+    assert created.params["BillingMode"] == "PAY_PER_REQUEST"
+    assert created.params["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert sorted(
+        (a["AttributeName"], a["AttributeType"]) for a in created.params["AttributeDefinitions"]
+    ) == [("pk", "S"), ("sk", "N")]
+    assert created.params["SSESpecification"] == {
+        "Enabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": key,
+    }
+    assert "GlobalSecondaryIndexes" not in created.params
+    (ttl,) = [c for c in applied if c.operation == "UpdateTimeToLive"]
+    assert ttl.params["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    (backups,) = [c for c in applied if c.operation == "UpdateContinuousBackups"]
+    assert backups.params["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 
 
 def test_routes_were_created_with_the_authorizer_and_their_scopes(
@@ -170,10 +200,14 @@ def must_be_denied(lifecycle: Lifecycle) -> list[Authorization]:
         Authorization(
             "cloudwatch:DeleteAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:other", {}
         ),
-        # Another stack's table; items of this module's table (CI runs no tasks).
+        # Another stack's tables; items of this module's tables (CI runs no tasks).
         Authorization("dynamodb:DeleteTable", f"{tables}/other-tasks", {}),
+        Authorization("dynamodb:DeleteTable", f"{tables}/other-slots", {}),
+        Authorization("dynamodb:CreateTable", f"{tables}/{name}-slots-2", {}),
         Authorization("dynamodb:PutItem", f"{tables}/{name}-tasks", {}),
         Authorization("dynamodb:Scan", f"{tables}/{name}-tasks", {}),
+        Authorization("dynamodb:Query", f"{tables}/{name}-slots", {}),
+        Authorization("dynamodb:UpdateItem", f"{tables}/{name}-slots", {}),
         # The key, outside DynamoDB: directly, or through another service.
         Authorization("kms:Decrypt", key, {}),
         Authorization("kms:CreateGrant", key, {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}),

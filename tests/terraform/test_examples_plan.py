@@ -57,7 +57,7 @@ def test_complete_example_wires_kms_subscriber_and_consumers(plan: PlanFn) -> No
     names = {r["values"].get("name") for r in inner.values() if r["type"] == "aws_iam_role"}
     assert names == {"reminders-api", "reminders-emit", "reminders-state-machine"}
     # Both tables are encrypted with the example's key (its ARN is known after apply).
-    for table in ("this", "idempotency[0]"):
+    for table in ("this", "slots"):
         change = complete.resource_changes[f"module.task_scheduler.aws_dynamodb_table.{table}"]
         assert change["change"]["after_unknown"]["server_side_encryption"] == [
             {"kms_key_arn": True}
@@ -139,9 +139,15 @@ def test_local_example_points_dynamodb_at_the_emulator_and_passes_the_segment(
     # tftest passes -var values as strings; Terraform converts them to the variable's type.
     assert str(local.variables["execution_segment_seconds"]) == "5"
     assert plan("examples/local").variables["execution_segment_seconds"] is None
-    assert {"dynamodb_table_name", "invoke_policy_json", "invoke_read_only_policy_json"} <= set(
-        local.outputs
-    )
+    assert {
+        "dynamodb_table_name",
+        "dynamodb_slots_table_name",
+        "invoke_policy_json",
+        "invoke_read_only_policy_json",
+    } <= set(local.outputs)
+    # The local stack's tests read the slot table by this name.
+    assert local.outputs["dynamodb_slots_table_name"] == "local-scheduler-slots"
+    assert "dynamodb_idempotency_table_name" not in local.outputs
 
 
 def test_complete_example_consumes_module_outputs_like_another_stack(plan: PlanFn) -> None:

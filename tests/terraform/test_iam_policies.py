@@ -108,10 +108,11 @@ def expected_deployer_resources(name: str) -> dict[str, set[str]]:
         # Every alarm the module can create, so that turning alarms off can delete them.
         "ManageAlarms": alarms,
         "PutAlarms": alarms,
-        # The task table, and the idempotency table even when it is turned off (to delete it).
+        # The task and slot tables, and the idempotency table of earlier releases (to delete
+        # it on upgrade).
         "ManageTables": {
             f"{region.format(service='dynamodb')}:table/{name}-{table}"
-            for table in ("tasks", "idempotency")
+            for table in ("tasks", "slots", "idempotency")
         },
         "EncryptTables": {KEY},
         # Any key, but only by the alias of DynamoDB's AWS managed key (kms:RequestAlias).
@@ -130,9 +131,9 @@ def test_deployer_policy_is_the_documented_list_scoped_to_exact_names(
     deployer = {s["Sid"]: s for s in statements(result.outputs["deployer_policy_json"])}
     actions = {action for s in deployer.values() for action in s["Action"]}
     # Each documented action is granted where it is used (README: "Where each documented
-    # action is granted"): StartExecution and StopExecution by the runtime roles (the api
-    # function's, and the emit function's for follow-on executions, see test_rendered.py);
-    # neither lets CI run or stop tasks.
+    # action is granted"): StartExecution by the runtime roles (the api function's, and the
+    # emit function's for a shard's next hop, see test_rendered.py); StopExecution by none
+    # since time slots (executions are shared). Neither lets CI run or stop tasks.
     at_run_time = {"states:StartExecution", "states:StopExecution"}
     assert actions >= DOCUMENTED_DEPLOYER_ACTIONS - at_run_time
     assert not actions & at_run_time
@@ -183,20 +184,17 @@ def test_runtime_policies_reference_concrete_resources(plan: PlanFn) -> None:
             "aws_lambda_function.emit",
             "aws_sqs_queue.this",
         ],
-        "data.aws_iam_policy_document.manage_executions": ["local.execution_arns"],
+        "data.aws_iam_policy_document.read_executions": ["local.execution_arns"],
         "data.aws_iam_policy_document.register_tasks": [
             "aws_dynamodb_table.this.arn",
             "local.status_index_name",
         ],
         "data.aws_iam_policy_document.claim_tasks": ["aws_dynamodb_table.this.arn"],
-        "data.aws_iam_policy_document.continue_executions": [
-            "local.built_state_machine_arn",
-            "local.built_execution_arns",
-        ],
+        "data.aws_iam_policy_document.place_tasks": ["aws_dynamodb_table.slots.arn"],
+        "data.aws_iam_policy_document.read_shards": ["aws_dynamodb_table.slots.arn"],
+        "data.aws_iam_policy_document.continue_executions": ["local.built_state_machine_arn"],
+        "data.aws_iam_policy_document.dead_letter_tasks": ["aws_sqs_queue.this.arn"],
         "data.aws_iam_policy_document.mark_failed": ["aws_dynamodb_table.this.arn"],
-        "data.aws_iam_policy_document.idempotency_records": [
-            "aws_dynamodb_table.idempotency[0].arn"
-        ],
         "data.aws_iam_policy_document.invoke": ["local.route_arns"],
         "data.aws_iam_policy_document.invoke_read_only": [
             "local.route_arns.list",
@@ -294,9 +292,19 @@ def test_role_policies_combine_one_document_per_concern(plan: PlanFn) -> None:
             contains = f"data.aws_iam_policy_document.{document}.json" in sources[other_role]
             assert contains is (other_role == role), (role, other_role)
         assert "data.aws_iam_policy_document.table_key.json" in sources[role]
-    assert "data.aws_iam_policy_document.manage_executions.json" in sources["api"]
+    assert "data.aws_iam_policy_document.read_executions.json" in sources["api"]
     assert "data.aws_iam_policy_document.continue_executions.json" in sources["emit"]
     assert "data.aws_iam_policy_document.start_execution.json" not in sources["emit"]
+    # The slot table: both functions place tasks; only the emit function reads shards and
+    # parks tasks in the dead-letter queue itself.
+    assert [
+        role for role in sources if "data.aws_iam_policy_document.place_tasks.json" in sources[role]
+    ] == ["api", "emit"]
+    for document in ("read_shards", "dead_letter_tasks"):
+        holders = [
+            r for r in sources if f"data.aws_iam_policy_document.{document}.json" in sources[r]
+        ]
+        assert holders == ["emit"], document
 
 
 def test_table_key_is_granted_only_when_set_and_only_through_dynamodb(plan: PlanFn) -> None:
@@ -330,9 +338,10 @@ def test_deployer_manages_the_tables_and_their_key_only_through_dynamodb(
     ]
     assert deployer["ManageTables"]["Resource"] == [
         "arn:aws:dynamodb:eu-west-1:*:table/task-scheduler-tasks",
+        "arn:aws:dynamodb:eu-west-1:*:table/task-scheduler-slots",
         "arn:aws:dynamodb:eu-west-1:*:table/task-scheduler-idempotency",
     ]
-    # The same without the idempotency table: a deployer turning it off must delete it.
+    # The same without the publication log: the tables do not change.
     without = plan(emit_idempotency_enabled="false").outputs["deployer_policy_json"]
     assert {s["Sid"]: s for s in statements(without)}["ManageTables"] == deployer["ManageTables"]
     # No item-level action: CI creates the table, it does not read or write tasks.
@@ -401,23 +410,73 @@ def test_deployer_manages_the_jwt_authorizer_and_route_settings_in_every_mode(pl
         )
 
 
-def test_emit_role_records_emissions_in_the_idempotency_table_only(plan: PlanFn) -> None:
+def documents_granting(result: Any, action: str) -> dict[str, list[Any]]:
+    """Per policy document of the configuration: the resource expressions of its statements
+    granting `action`."""
+    return {
+        address: [
+            statement["resources"]
+            for statement in expressions.get("statement", [])
+            if action in statement.get("actions", {}).get("constant_value", [])
+        ]
+        for address, expressions in policy_documents_in_configuration(result).items()
+        if any(
+            action in statement.get("actions", {}).get("constant_value", [])
+            for statement in expressions.get("statement", [])
+        )
+    }
+
+
+def test_no_runtime_document_grants_stop_execution(plan: PlanFn) -> None:
+    # The module shares executions between tasks and never stops one; the deployer has no
+    # execution action either (test above).
+    for case in ("defaults", "kms", "jwt"):
+        assert documents_granting(plan(case=case), "states:StopExecution") == {}, case
+    assert "local.built_execution_arns" not in json.dumps(policy_documents_in_configuration(plan()))
+
+
+def test_emit_role_grants_on_the_slot_table_and_queue_name_them(plan: PlanFn) -> None:
     documents = policy_documents_in_configuration(plan())
-    (statement,) = documents["data.aws_iam_policy_document.idempotency_records"]["statement"]
-    assert sorted(statement["actions"]["constant_value"]) == [
-        "dynamodb:DeleteItem",
+    emit_sources = documents["data.aws_iam_policy_document.emit"]["source_policy_documents"][
+        "references"
+    ]
+    # lambda_logs["emit"]: the configuration holds the document once, for every instance.
+    emit_documents = {
+        r.removesuffix(".json").split("[")[0] for r in emit_sources if r.endswith(".json")
+    }
+    resources: dict[str, set[str]] = {}
+    for address in emit_documents:
+        for statement in documents[address].get("statement", []):
+            actions = statement["actions"]["constant_value"]
+            services = {a.split(":")[0] for a in actions} & {"dynamodb", "sqs"}
+            for service in services:
+                # References only, never a literal (a "*" or a hand-written ARN).
+                assert "constant_value" not in statement["resources"], (address, statement)
+                references = statement["resources"]["references"]
+                resources.setdefault(service, set()).update(
+                    r for r in references if r.endswith(".arn")
+                )
+    assert resources == {
+        "dynamodb": {"aws_dynamodb_table.this.arn", "aws_dynamodb_table.slots.arn"},
+        "sqs": {"aws_sqs_queue.this.arn"},
+    }
+    (place,) = documents["data.aws_iam_policy_document.place_tasks"]["statement"]
+    assert sorted(place["actions"]["constant_value"]) == [
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
     ]
-    assert statement["resources"]["references"][0] == "aws_dynamodb_table.idempotency[0].arn"
-    sources = {
-        role: documents[f"data.aws_iam_policy_document.{role}"]["source_policy_documents"][
-            "references"
-        ]
-        for role in ("api", "emit", "state_machine")
+    (shards,) = documents["data.aws_iam_policy_document.read_shards"]["statement"]
+    assert shards["actions"]["constant_value"] == ["dynamodb:Query"]
+    (dead_letter,) = documents["data.aws_iam_policy_document.dead_letter_tasks"]["statement"]
+    assert dead_letter["actions"]["constant_value"] == ["sqs:SendMessage"]
+    # No document of the emit role deletes items or scans, on either table.
+    granted = {
+        a
+        for address in emit_documents
+        for statement in documents[address].get("statement", [])
+        for a in statement["actions"]["constant_value"]
     }
-    record = "data.aws_iam_policy_document.idempotency_records"
-    assert {role for role, refs in sources.items() if record in refs} == {"emit"}
+    assert not granted & {"dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:BatchWriteItem"}
     # The emit role decrypts the customer key through DynamoDB for both tables (table_key).
-    assert "data.aws_iam_policy_document.table_key.json" in sources["emit"]
+    assert "data.aws_iam_policy_document.table_key.json" in emit_sources

@@ -21,7 +21,7 @@ BASE_COUNTS = {
     "aws_apigatewayv2_route": 5,
     "aws_apigatewayv2_stage": 1,
     "aws_cloudwatch_log_group": 4,
-    # The task registry and the emit function's idempotency table.
+    # The task registry and the slot table.
     "aws_dynamodb_table": 2,
     "aws_iam_role": 3,
     "aws_iam_role_policy": 3,
@@ -56,8 +56,8 @@ EXPECTED_OUTPUTS = {
     "invoke_read_only_policy_json",
     "dynamodb_table_name",
     "dynamodb_table_arn",
-    "dynamodb_idempotency_table_name",
-    "dynamodb_idempotency_table_arn",
+    "dynamodb_slots_table_name",
+    "dynamodb_slots_table_arn",
     "deployer_policy_json",
     "iam_role_arns",
     "cloudwatch_metric_alarm_arns",
@@ -239,37 +239,50 @@ def test_api_reserved_concurrency(
 
 
 @pytest.mark.parametrize(("case", "key"), [("defaults", None), ("kms", KEY_ARN)])
-def test_idempotency_table(plan: PlanFn, case: str, key: str | None) -> None:
+def test_slots_table(plan: PlanFn, case: str, key: str | None) -> None:
     planned = plan(case=case)
-    table = tables(planned)["task-scheduler-idempotency"]
+    table = tables(planned)["task-scheduler-slots"]
     assert table["billing_mode"] == "PAY_PER_REQUEST"
-    assert (table["hash_key"], table["range_key"]) == ("id", None)
-    assert [(a["name"], a["type"]) for a in table["attribute"]] == [("id", "S")]
-    # The Powertools Idempotency utility's expiry attribute.
-    assert table["ttl"] == [{"attribute_name": "expiration", "enabled": True}]
+    # A slot's counter and a shard's entries: partition "<slot>" or "<slot>#<shard>", sorted by
+    # ordinal (lambda_src/task_scheduler/slot_store.py).
+    assert (table["hash_key"], table["range_key"]) == ("pk", "sk")
+    assert sorted((a["name"], a["type"]) for a in table["attribute"]) == [("pk", "S"), ("sk", "N")]
+    # Items expire 91 days after their slot.
+    assert table["ttl"] == [{"attribute_name": "expires_at", "enabled": True}]
     (encryption,) = table["server_side_encryption"]
     assert encryption["enabled"] is True
     assert encryption.get("kms_key_arn") == key
-    # Records of retries in flight: no continuous backups (checkov skip in main.tf), no index,
-    # no stream.
-    assert table.get("point_in_time_recovery") in ([], [{"enabled": False}], None)
+    # The entries hold the messages of tasks not yet emitted: continuous backups, like the
+    # registry.
+    assert table["point_in_time_recovery"][0]["enabled"] is True
+    # A shard is read by its partition key: no index, no stream.
     assert table["global_secondary_index"] == []
     assert table["local_secondary_index"] == []
     assert table.get("stream_enabled") in (None, False)
-    assert planned.outputs["dynamodb_idempotency_table_name"] == "task-scheduler-idempotency"
+    assert table["tags"] in (None, {})
+    assert planned.outputs["dynamodb_slots_table_name"] == "task-scheduler-slots"
 
 
-def test_idempotency_can_be_turned_off(plan: PlanFn) -> None:
+def test_the_idempotency_table_is_gone(plan: PlanFn) -> None:
+    # Earlier releases created <name>-idempotency for the Powertools Idempotency utility: an
+    # upgrade destroys it (the deployer may still delete it, test_iam_policies.py).
+    for planned in (plan(), plan(case="kms")):
+        assert set(tables(planned)) == {"task-scheduler-tasks", "task-scheduler-slots"}
+        addresses = [*planned.resource_changes, *planned.resources, *planned.outputs]
+        assert not [a for a in addresses if "idempotency" in a]
+
+
+def test_publication_log_off_keeps_the_slot_table(plan: PlanFn) -> None:
     # tftest passes -var values as they print: Terraform reads "false".
     planned = plan(emit_idempotency_enabled="false")
-    assert set(tables(planned)) == {"task-scheduler-tasks"}
-    assert planned.outputs["dynamodb_idempotency_table_name"] is None
-    assert planned.outputs["dynamodb_idempotency_table_arn"] is None
-    # Nor the emit function's grant on it (read at apply when the table exists).
-    assert "data.aws_iam_policy_document.idempotency_records[0]" in plan().resource_changes
-    assert not [a for a in [*planned.resource_changes, *planned.resources] if "idempotency" in a]
+    # The emit function reads its shards from the slot table either way; only what it records
+    # there changes (PUBLICATION_LOG, test_rendered.py).
+    assert tables(planned) == tables(plan())
+    assert planned.outputs["dynamodb_slots_table_name"] == "task-scheduler-slots"
     counts = Counter(r["type"] for r in managed(planned).values())
-    assert counts == Counter({**BASE_COUNTS, "aws_dynamodb_table": 1})
+    assert counts == Counter(BASE_COUNTS)
+    # The functions' environment embeds ARNs, so the plan knows none of it: PUBLICATION_LOG
+    # and the shard size are checked on the mocked apply (test_rendered.py, hcl/).
 
 
 def test_committed_package_is_a_fresh_build_of_lambda_src(tmp_path: Path) -> None:
@@ -508,7 +521,7 @@ def test_custom_inputs_reach_every_resource(plan: PlanFn) -> None:
     state_machine = one(custom, "aws_sfn_state_machine")
     assert state_machine["logging_configuration"][0]["level"] == "ALL"
     assert state_machine["tracing_configuration"] == [{"enabled": False}]
-    assert set(tables(custom)) == {"billing-reminders-tasks", "billing-reminders-idempotency"}
+    assert set(tables(custom)) == {"billing-reminders-tasks", "billing-reminders-slots"}
 
 
 def test_subscriptions_from_the_typed_map(plan: PlanFn) -> None:

@@ -55,6 +55,17 @@ def test_every_variable_and_output_has_one_row() -> None:
     assert _table_names(readme, "outputs") == outputs
 
 
+def test_time_slot_inputs_and_outputs_have_rows() -> None:
+    readme = README.read_text()
+    assert "slot_shard_size" in _table_names(readme, "inputs")
+    (row,) = [r for r in render_inputs().splitlines() if r.startswith("| `slot_shard_size` |")]
+    assert row.endswith("| `number` | `500` |")
+    outputs = _table_names(readme, "outputs")
+    assert {"dynamodb_slots_table_name", "dynamodb_slots_table_arn"} <= set(outputs)
+    # The idempotency table is gone, and its outputs with it.
+    assert not [name for name in outputs if "idempotency" in name]
+
+
 def test_every_variable_and_output_is_described_and_typed() -> None:
     for row in render_inputs().splitlines()[2:]:
         _name, description, type_, default = (cell.strip() for cell in row.strip("|").split(" | "))

@@ -6,8 +6,9 @@ mocked provider assigns them (realistic ARNs where a test needs one), Terraform 
 expression of the module, and these tests check the values it produced:
 
 - "definition": the defaults (AWS_IAM, tracing, no customer key), emit_retry set;
-- "long_horizon": ten years, 60 s segments, a 2 s lead, a customer key, authorization NONE;
-- "jwt": JWT with read and write scopes, reserved concurrency, no idempotency table.
+- "long_horizon": ten years, 60 s segments, a 2 s lead, shards of 1000, a customer key,
+  authorization NONE;
+- "jwt": JWT with read and write scopes, reserved concurrency, no publication log.
 """
 
 import json
@@ -21,7 +22,10 @@ ACCOUNT = "111122223333"
 MACHINE = f"arn:aws:states:eu-west-1:{ACCOUNT}:stateMachine:task-scheduler"
 EXECUTIONS = f"arn:aws:states:eu-west-1:{ACCOUNT}:execution:task-scheduler:*"
 TABLE = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/task-scheduler-tasks"
-IDEMPOTENCY_TABLE = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/task-scheduler-idempotency"
+SLOTS_TABLE = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/task-scheduler-slots"
+EMIT = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:task-scheduler-emit"
+QUEUE = f"arn:aws:sqs:eu-west-1:{ACCOUNT}:task-scheduler-dead-letter"
+QUEUE_URL = f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/task-scheduler-dead-letter"
 KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 API = f"arn:aws:execute-api:eu-west-1:{ACCOUNT}:a1b2c3d4e5"
 ROUTE_ARNS = {
@@ -59,65 +63,139 @@ def test_happy_path_stays_two_states_and_emit_gets_the_execution_arn(
     mocked_apply: MockedApply,
 ) -> None:
     states = definition(mocked_apply)["States"]
+    # MarkFailed is gone: the emit function marks each dead-lettered task failed itself.
     assert set(states) == {
         "WaitUntilRelease",
         "Emit",
+        "DeadLetter",
         "SendToDeadLetterQueue",
-        "MarkFailed",
         "EmissionFailed",
     }
     assert states["WaitUntilRelease"]["Next"] == "Emit"
     assert states["Emit"]["End"] is True
-    assert states["Emit"]["Parameters"]["Payload"] == {
-        "task.$": "$",
-        "execution_arn.$": "$$.Execution.Id",
+    assert states["Emit"]["Parameters"] == {
+        "FunctionName": EMIT,
+        "Payload": {"task.$": "$", "execution_arn.$": "$$.Execution.Id"},
     }
     assert "Payload.$" not in states["Emit"]["Parameters"]
     assert states["Emit"]["OutputPath"] == "$.Payload"
 
 
-def test_dead_lettered_task_is_marked_failed_for_its_own_version(
+# Lambda service errors and throttling (local.emit_throttle_retry in main.tf).
+THROTTLE_RETRY = {
+    "ErrorEquals": [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+        "Lambda.ClientExecutionTimeoutException",
+    ],
+    "IntervalSeconds": 1,
+    "MaxAttempts": 15,
+    "BackoffRate": 2,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+}
+
+
+def throttling_wait_bounds(retrier: dict[str, Any]) -> tuple[float, float]:
+    """The longest total wait of a retrier's attempts, without jitter and on average with
+    FULL jitter (each wait uniform between 0 and its capped backoff)."""
+    waits = [
+        min(retrier["IntervalSeconds"] * retrier["BackoffRate"] ** n, retrier["MaxDelaySeconds"])
+        for n in range(retrier["MaxAttempts"])
+    ]
+    return sum(waits), sum(waits) / 2
+
+
+def test_emit_retries_throttling_jittered_then_emit_retry_then_dead_letters(
+    mocked_apply: MockedApply,
+) -> None:
+    emit = definition(mocked_apply)["States"]["Emit"]
+    # emit_retry = { max_attempts = 4, interval_seconds = 3, backoff_rate = 1.5 } in the suite.
+    assert emit["Retry"] == [
+        THROTTLE_RETRY,
+        {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 3, "MaxAttempts": 4, "BackoffRate": 1.5},
+    ]
+    # About ten minutes of throttling at most (five on average): late, never dead-lettered.
+    assert throttling_wait_bounds(emit["Retry"][0]) == (603, 301.5)
+    assert emit["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DeadLetter"}
+    ]
+    # The function's timeout (30 s plus the 1 s lead) plus a 10 s margin.
+    assert mocked_apply.resources("definition")["aws_lambda_function.emit"]["timeout"] == 31
+    assert emit["TimeoutSeconds"] == 41
+
+
+def test_dead_letter_hands_the_failed_input_to_the_emit_function(
     mocked_apply: MockedApply,
 ) -> None:
     states = definition(mocked_apply)["States"]
-    # The dead-letter send keeps its input, so MarkFailed still sees the task's id and version.
-    assert states["SendToDeadLetterQueue"]["ResultPath"] is None
-    assert states["SendToDeadLetterQueue"]["Next"] == "MarkFailed"
-    assert states["MarkFailed"] == {
+    timeout = mocked_apply.resources("definition")["aws_lambda_function.emit"]["timeout"]
+    # The emit function marks each task of the input that is not yet published failed and
+    # parks it alone, with its message and the error, in the dead-letter queue.
+    assert states["DeadLetter"] == {
         "Type": "Task",
-        "Resource": "arn:aws:states:::dynamodb:updateItem",
+        "Resource": "arn:aws:states:::lambda:invoke",
         "Parameters": {
-            "TableName": "task-scheduler-tasks",
-            "Key": {"id": {"S.$": "$.id"}},
-            "UpdateExpression": "SET #status = :failed, updated_at = :now",
-            "ConditionExpression": "version = :version",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {
-                ":failed": {"S": "failed"},
-                ":version": {"N.$": "States.Format('{}', $.version)"},
-                ":now": {"S.$": "$$.State.EnteredTime"},
-            },
+            "FunctionName": EMIT,
+            "Payload": {"dead_letter.$": "$", "execution_arn.$": "$$.Execution.Id"},
         },
         "ResultPath": None,
+        "TimeoutSeconds": timeout + 10,
         "Retry": [
-            {"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "MaxAttempts": 0},
+            THROTTLE_RETRY,
             {
                 "ErrorEquals": ["States.ALL"],
-                "IntervalSeconds": 1,
-                "MaxAttempts": 5,
+                "IntervalSeconds": 2,
+                "MaxAttempts": 6,
                 "BackoffRate": 2,
             },
         ],
         "Catch": [
             {
                 "ErrorEquals": ["States.ALL"],
-                "ResultPath": "$.mark_failed_error",
-                "Next": "EmissionFailed",
+                "ResultPath": "$.dead_letter_error",
+                "Next": "SendToDeadLetterQueue",
             }
         ],
         "Next": "EmissionFailed",
     }
-    assert states["EmissionFailed"]["Type"] == "Fail"
+    # Last resort: the input itself (it names the shard, whose entries keep the messages) with
+    # both errors; the execution fails either way.
+    assert states["SendToDeadLetterQueue"] == {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage",
+        "Parameters": {"QueueUrl": QUEUE_URL, "MessageBody.$": "$"},
+        "ResultPath": None,
+        "Retry": [
+            {
+                "ErrorEquals": ["States.ALL"],
+                "IntervalSeconds": 1,
+                "MaxAttempts": 8,
+                "BackoffRate": 2,
+            }
+        ],
+        "Next": "EmissionFailed",
+    }
+    assert states["EmissionFailed"] == {
+        "Type": "Fail",
+        "Error": "EmissionFailed",
+        "Cause": "Tasks could not be emitted: they were sent to the dead-letter queue and marked "
+        "failed in the task registry.",
+    }
+
+
+def test_no_state_writes_the_registry_any_more(mocked_apply: MockedApply) -> None:
+    # Executions started before the upgrade keep their definition (and its MarkFailed): the
+    # state machine role keeps dynamodb:UpdateItem for them (expected_roles below), but the
+    # definition new executions run touches no table.
+    resources = {state.get("Resource") for state in definition(mocked_apply)["States"].values()}
+    assert resources == {
+        None,
+        "arn:aws:states:::lambda:invoke",
+        "arn:aws:states:::sqs:sendMessage",
+    }
 
 
 POWERTOOLS = {
@@ -128,13 +206,13 @@ POWERTOOLS = {
 
 
 @pytest.mark.parametrize(
-    ("run", "horizon", "lead", "segment", "idempotency_table"),
+    ("run", "horizon", "lead", "segment", "shard_units", "publication_log"),
     [
         # execution_segment_seconds = null there: the module's default.
-        ("definition", "31536000", "1", "31449600", "task-scheduler-idempotency"),
-        ("long_horizon", "315360000", "2", "60", "task-scheduler-idempotency"),
-        # emit_idempotency_enabled = false: an empty name turns the utility off.
-        ("jwt", "31536000", "1", "31449600", ""),
+        ("definition", "31536000", "1", "31449600", "500", "true"),
+        ("long_horizon", "315360000", "2", "60", "1000", "true"),
+        # emit_idempotency_enabled = false: the emit function records no publications.
+        ("jwt", "31536000", "1", "31449600", "500", "false"),
     ],
 )
 def test_functions_environment(
@@ -143,7 +221,8 @@ def test_functions_environment(
     horizon: str,
     lead: str,
     segment: str,
-    idempotency_table: str,
+    shard_units: str,
+    publication_log: str,
 ) -> None:
     resources = mocked_apply.resources(run)
     (api,) = resources["aws_lambda_function.api"]["environment"]
@@ -152,17 +231,22 @@ def test_functions_environment(
         **POWERTOOLS,
         "STATE_MACHINE_ARN": MACHINE,
         "TASKS_TABLE_NAME": "task-scheduler-tasks",
+        "SLOTS_TABLE_NAME": "task-scheduler-slots",
         "MAX_HORIZON_SECONDS": horizon,
         "EMISSION_LEAD_SECONDS": lead,
         "EXECUTION_SEGMENT_SECONDS": segment,
+        "SLOT_SHARD_UNITS": shard_units,
     }
     assert emit["variables"] == {
         **POWERTOOLS,
         "TOPIC_ARN": resources["aws_sns_topic.this"]["arn"],
         "TASKS_TABLE_NAME": "task-scheduler-tasks",
-        "IDEMPOTENCY_TABLE_NAME": idempotency_table,
+        "SLOTS_TABLE_NAME": "task-scheduler-slots",
+        "DEAD_LETTER_QUEUE_URL": QUEUE_URL,
+        "PUBLICATION_LOG": publication_log,
         "EMISSION_LEAD_SECONDS": lead,
         "EXECUTION_SEGMENT_SECONDS": segment,
+        "SLOT_SHARD_UNITS": shard_units,
     }
 
 
@@ -306,9 +390,7 @@ def log_statement(applied: MockedApply, run: str, function: str) -> Statement:
     return ("WriteOwnLogs", actions, frozenset({f"{group}:*"}), ())
 
 
-def expected_roles(
-    applied: MockedApply, run: str, *, kms: bool, idempotency: bool = True
-) -> dict[str, set[Statement]]:
+def expected_roles(applied: MockedApply, run: str, *, kms: bool) -> dict[str, set[Statement]]:
     resources = applied.resources(run)
     topic = resources["aws_sns_topic.this"]["arn"]
     emit_arn = resources["aws_lambda_function.emit"]["arn"]
@@ -324,24 +406,13 @@ def expected_roles(
         if kms
         else set()
     )
-    records: set[Statement] = (
-        {
-            (
-                "RecordEmissions",
-                frozenset(
-                    {
-                        "dynamodb:GetItem",
-                        "dynamodb:PutItem",
-                        "dynamodb:UpdateItem",
-                        "dynamodb:DeleteItem",
-                    }
-                ),
-                frozenset({IDEMPOTENCY_TABLE}),
-                (),
-            )
-        }
-        if idempotency
-        else set()
+    # Both functions place tasks in slots (the counter, the entry, the seal, the publication
+    # log): the same actions on the slot table only.
+    place: Statement = (
+        "PlaceTasksInSlots",
+        frozenset({"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"}),
+        frozenset({SLOTS_TABLE}),
+        (),
     )
     log_delivery = frozenset(
         {
@@ -359,18 +430,27 @@ def expected_roles(
         "api": {
             log_statement(applied, run, "api"),
             ("StartTaskExecutions", frozenset({"states:StartExecution"}), frozenset({MACHINE}), ()),
+            # A task scheduled before time slots keeps its message in its execution's input.
             (
-                "ManageTaskExecutions",
-                frozenset({"states:DescribeExecution", "states:StopExecution"}),
+                "ReadTaskExecutions",
+                frozenset({"states:DescribeExecution"}),
                 frozenset({EXECUTIONS}),
                 (),
             ),
             (
                 "RegisterTasks",
-                frozenset({"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"}),
+                frozenset(
+                    {
+                        "dynamodb:PutItem",
+                        "dynamodb:GetItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                    }
+                ),
                 frozenset({TABLE}),
                 (),
             ),
+            place,
             (
                 "ListTasksByStatus",
                 frozenset({"dynamodb:Query"}),
@@ -390,22 +470,18 @@ def expected_roles(
                 frozenset({TABLE}),
                 (),
             ),
+            place,
+            ("ReadShards", frozenset({"dynamodb:Query"}), frozenset({SLOTS_TABLE}), ()),
             (
-                "StartFollowOnExecutions",
+                "StartNextExecutions",
                 frozenset({"states:StartExecution"}),
                 frozenset({MACHINE}),
                 (),
             ),
-            (
-                "StopFollowOnExecutions",
-                frozenset({"states:StopExecution"}),
-                frozenset({EXECUTIONS}),
-                (),
-            ),
+            ("DeadLetterTasks", frozenset({"sqs:SendMessage"}), frozenset({queue}), ()),
             traces,
             *encrypt,
             *table_key,
-            *records,
         },
         "state_machine": {
             (
@@ -416,6 +492,7 @@ def expected_roles(
             ),
             ("DeadLetterTasks", frozenset({"sqs:SendMessage"}), frozenset({queue}), ()),
             ("DeliverExecutionLogs", log_delivery, frozenset({"*"}), ()),
+            # Kept for executions started before time slots (their MarkFailed state).
             ("MarkTasksFailed", frozenset({"dynamodb:UpdateItem"}), frozenset({TABLE}), ()),
             traces,
             *encrypt,
@@ -424,17 +501,46 @@ def expected_roles(
     }
 
 
+# The publication log (jwt: off) changes what the emit function writes, not what it may write.
 @pytest.mark.parametrize(
-    ("run", "kms", "idempotency"),
-    [("definition", False, True), ("long_horizon", True, True), ("jwt", False, False)],
+    ("run", "kms"), [("definition", False), ("long_horizon", True), ("jwt", False)]
 )
 def test_each_role_holds_exactly_its_actions_on_concrete_resources(
-    plan: PlanFn, mocked_apply: MockedApply, run: str, kms: bool, idempotency: bool
+    plan: PlanFn, mocked_apply: MockedApply, run: str, kms: bool
 ) -> None:
     assert mocked_apply.resources(run)["aws_sfn_state_machine.this"]["arn"] == MACHINE
-    expected = expected_roles(mocked_apply, run, kms=kms, idempotency=idempotency)
+    expected = expected_roles(mocked_apply, run, kms=kms)
     for role, statements in expected.items():
         assert role_statements(plan(), mocked_apply, run, role) == statements, role
+
+
+@pytest.mark.parametrize("run", ["definition", "long_horizon", "jwt"])
+def test_no_runtime_role_stops_executions(
+    plan: PlanFn, mocked_apply: MockedApply, run: str
+) -> None:
+    # Time slots share executions between tasks: cancelling or rescheduling one never stops one.
+    for role in ("api", "emit", "state_machine"):
+        actions = {
+            a for _, acts, _, _ in role_statements(plan(), mocked_apply, run, role) for a in acts
+        }
+        assert "states:StopExecution" not in actions, role
+        assert not [a for a in actions if "*" in a], role
+
+
+@pytest.mark.parametrize("run", ["definition", "jwt"])
+def test_emit_role_reads_and_writes_only_named_tables_and_the_dead_letter_queue(
+    plan: PlanFn, mocked_apply: MockedApply, run: str
+) -> None:
+    queue = mocked_apply.resources(run)["aws_sqs_queue.this"]["arn"]
+    assert queue == QUEUE
+    by_service: dict[str, set[str]] = {}
+    for _, actions, resources, _ in role_statements(plan(), mocked_apply, run, "emit"):
+        for service in {a.split(":")[0] for a in actions} & {"dynamodb", "sqs"}:
+            by_service.setdefault(service, set()).update(resources)
+    # Concrete ARNs: the task registry and the slot table (no index, no other table), the
+    # module's own dead-letter queue.
+    assert by_service == {"dynamodb": {TABLE, SLOTS_TABLE}, "sqs": {QUEUE}}
+    assert not [r for resources in by_service.values() for r in resources if "*" in r]
 
 
 def test_emit_role_names_the_state_machine_without_referencing_it(plan: PlanFn) -> None:
@@ -452,17 +558,19 @@ def test_emit_role_names_the_state_machine_without_referencing_it(plan: PlanFn) 
         for statement in document["expressions"]["statement"]
         for reference in statement["resources"]["references"]
     }
-    assert references == {"local.built_state_machine_arn", "local.built_execution_arns"}
+    # Nothing stops executions any more: the execution ARNs are not built either.
+    assert references == {"local.built_state_machine_arn"}
 
 
 def test_table_outputs(mocked_apply: MockedApply) -> None:
     outputs = mocked_apply.outputs("definition")
     assert outputs["dynamodb_table_name"] == "task-scheduler-tasks"
     assert outputs["dynamodb_table_arn"] == TABLE
-    assert outputs["dynamodb_idempotency_table_name"] == "task-scheduler-idempotency"
-    assert outputs["dynamodb_idempotency_table_arn"] == IDEMPOTENCY_TABLE
-    # Null outputs are left out of the state.
+    assert outputs["dynamodb_slots_table_name"] == "task-scheduler-slots"
+    assert outputs["dynamodb_slots_table_arn"] == SLOTS_TABLE
+    assert "dynamodb_idempotency_table_name" not in outputs
+    # The slot table exists whether or not the publication log is on.
     without = mocked_apply.outputs("jwt")
-    assert without.get("dynamodb_idempotency_table_name") is None
-    assert without.get("dynamodb_idempotency_table_arn") is None
+    assert without["dynamodb_slots_table_name"] == "task-scheduler-slots"
+    assert without["dynamodb_slots_table_arn"] == SLOTS_TABLE
     assert without["dynamodb_table_name"] == "task-scheduler-tasks"

@@ -50,6 +50,7 @@ CASES: dict[str, dict[str, tuple[Any, str]]] = {
             "arn:aws:sqs:eu-west-1:111122223333:on-call",
             "alarm_topic_arn must be a standard SNS topic ARN",
         ),
+        "slot_shard_size": (0, "slot_shard_size must be a whole number from 1 to 1000"),
     },
     "fractional_and_oversize": {
         "name": ("x" * 41, "name must start with a letter"),
@@ -73,6 +74,8 @@ CASES: dict[str, dict[str, tuple[Any, str]]] = {
         ),
         "lambda_memory_size": (10241, "lambda_memory_size must be a whole number"),
         "dead_letter_retention_seconds": (1209601, "dead_letter_retention_seconds must be from 60"),
+        # A shard is one emit invocation: SNS publishes at most 10 a batch, 100 batches a shard.
+        "slot_shard_size": (1001, "slot_shard_size must be a whole number from 1 to 1000"),
         # Each value is in range; together they would wait 10 times 100 s.
         "emit_retry": (
             {"max_attempts": 10, "interval_seconds": 100, "backoff_rate": 1},
@@ -225,3 +228,29 @@ def test_fractional_segment_is_rejected(terraform: Callable[[str], tftest.Terraf
     with pytest.raises(tftest.TerraformTestError) as rejected:
         terraform(".").plan(tf_vars={"execution_segment_seconds": 1.5})
     assert "execution_segment_seconds must be a whole number" in str(rejected.value)
+
+
+@pytest.mark.parametrize("size", [0, 1001, 2.5, -1])
+def test_slot_shard_size_outside_1_to_1000_or_fractional_is_rejected(
+    terraform: Callable[[str], tftest.TerraformTest], size: float
+) -> None:
+    with pytest.raises(tftest.TerraformTestError) as rejected:
+        terraform(".").plan(tf_vars={"slot_shard_size": size})
+    error = " ".join(str(rejected.value).replace("\\n", " ").split())
+    assert "slot_shard_size must be a whole number from 1 to 1000" in error
+
+
+@pytest.mark.parametrize("size", [1, 1000])
+def test_slot_shard_size_boundaries_are_accepted(
+    terraform: Callable[[str], tftest.TerraformTest], size: int
+) -> None:
+    # The functions' environment is known only after apply: hcl/mocked_apply.tftest.hcl checks
+    # that 1 (custom_horizon) and 1000 (long_horizon) reach SLOT_SHARD_UNITS.
+    plan = terraform(".").plan(output=True, tf_vars={"slot_shard_size": size})
+    # tftest passes -var values as strings; the plan records them so.
+    assert str(plan.variables["slot_shard_size"]) == str(size)
+    assert {
+        r["values"]["function_name"]
+        for r in plan.resources.values()
+        if r["type"] == "aws_lambda_function"
+    } == {"task-scheduler-api", "task-scheduler-emit"}

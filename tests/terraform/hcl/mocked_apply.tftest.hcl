@@ -1,8 +1,8 @@
 # Applies the module against a mocked AWS provider (no network, no credentials) so that
 # values known only after apply (ARNs, the state machine definition) are rendered and checked.
 # tests/terraform/test_rendered.py reads the state of each run (terraform test -json -verbose)
-# and checks the rest there: the task table's ARNs in the IAM documents, the routes' execute-api
-# ARNs, the MarkFailed state and the functions' environment.
+# and checks the rest there: the tables' ARNs in the IAM documents, the routes' execute-api
+# ARNs, the whole dead-letter path and the functions' environment.
 mock_provider "aws" {
   mock_data "aws_region" {
     defaults = { id = "eu-west-1", name = "eu-west-1" }
@@ -42,8 +42,8 @@ override_resource {
 }
 
 override_resource {
-  target = aws_dynamodb_table.idempotency
-  values = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/task-scheduler-idempotency" }
+  target = aws_dynamodb_table.slots
+  values = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/task-scheduler-slots" }
 }
 
 override_resource {
@@ -84,13 +84,18 @@ run "definition" {
   }
 
   assert {
+    condition     = toset(keys(jsondecode(aws_sfn_state_machine.this.definition).States)) == toset(["WaitUntilRelease", "Emit", "DeadLetter", "SendToDeadLetterQueue", "EmissionFailed"])
+    error_message = "The definition must hold the Wait, Emit and dead-letter states only (no MarkFailed: the emit function marks tasks failed)."
+  }
+
+  assert {
     condition = (
       jsondecode(aws_sfn_state_machine.this.definition).States.WaitUntilRelease.Type == "Wait" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.WaitUntilRelease.TimestampPath == "$.release_at" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.WaitUntilRelease.Next == "Emit" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.Emit.End
     )
-    error_message = "The Wait state must wait until the task's whole release second, then emit and end: two states per task."
+    error_message = "The Wait state must wait until the slot's whole release second, then emit and end: two states per execution."
   }
 
   assert {
@@ -100,7 +105,7 @@ run "definition" {
       jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Parameters.Payload == { "task.$" = "$", "execution_arn.$" = "$$.Execution.Id" } &&
       jsondecode(aws_sfn_state_machine.this.definition).States.Emit.End
     )
-    error_message = "Emit must invoke the emit function with the whole task and the execution's ARN as payload."
+    error_message = "Emit must invoke the emit function with the whole input and the execution's ARN as payload."
   }
 
   assert {
@@ -119,19 +124,11 @@ run "definition" {
 
   assert {
     condition = (
-      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].ErrorEquals == ["IdempotencyAlreadyInProgressError"] &&
-      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].IntervalSeconds * (jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].MaxAttempts - 1) >= aws_lambda_function.emit.timeout &&
-      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].BackoffRate == 1
+      length(jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry) == 2 &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].ErrorEquals == ["States.ALL"] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].MaxAttempts == 4 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].IntervalSeconds == 3 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[1].BackoffRate == 1.5
     )
-    error_message = "A task whose idempotency record is in progress must be retried past one emit function timeout, when the record expires."
-  }
-
-  assert {
-    condition = (
-      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[2].ErrorEquals == ["States.ALL"] &&
-      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[2].MaxAttempts == 4 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[2].IntervalSeconds == 3 && jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[2].BackoffRate == 1.5
-    )
-    error_message = "Function errors must be retried as var.emit_retry says."
+    error_message = "Function errors must be retried as var.emit_retry says, after the throttling retrier and with no other."
   }
 
   assert {
@@ -139,9 +136,36 @@ run "definition" {
       length(jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Catch) == 1 &&
       jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Catch[0].ErrorEquals == ["States.ALL"] &&
       jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Catch[0].ResultPath == "$.error" &&
-      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Catch[0].Next == "SendToDeadLetterQueue"
+      jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Catch[0].Next == "DeadLetter"
     )
-    error_message = "Every failure must keep the task and add the error before dead-lettering it."
+    error_message = "Every failure must keep the input and add the error before dead-lettering it."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.Type == "Task" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.Resource == "arn:aws:states:::lambda:invoke" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.Parameters.FunctionName == "arn:aws:lambda:eu-west-1:111122223333:function:task-scheduler-emit" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.Parameters.Payload == { "dead_letter.$" = "$", "execution_arn.$" = "$$.Execution.Id" } &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.ResultPath == null &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.TimeoutSeconds == aws_lambda_function.emit.timeout + 10 &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.Next == "EmissionFailed"
+    )
+    error_message = "DeadLetter must hand the failed input, with its error, to the emit function (which marks and parks each task), then fail the execution."
+  }
+
+  assert {
+    condition = (
+      length(jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.Retry) == 2 &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.Retry[0] == jsondecode(aws_sfn_state_machine.this.definition).States.Emit.Retry[0] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.Retry[1].ErrorEquals == ["States.ALL"] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.Retry[1].MaxAttempts == 6 &&
+      length(jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.Catch) == 1 &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.Catch[0].ErrorEquals == ["States.ALL"] &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.Catch[0].ResultPath == "$.dead_letter_error" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.DeadLetter.Catch[0].Next == "SendToDeadLetterQueue"
+    )
+    error_message = "DeadLetter must retry throttling like Emit and its own errors a few times, then fall back to sending the input itself."
   }
 
   assert {
@@ -152,11 +176,10 @@ run "definition" {
       jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Retry[0].ErrorEquals == ["States.ALL"] &&
       jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Retry[0].MaxAttempts == 8 &&
       jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.ResultPath == null &&
-      jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Next == "MarkFailed" &&
-      jsondecode(aws_sfn_state_machine.this.definition).States.MarkFailed.Next == "EmissionFailed" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.SendToDeadLetterQueue.Next == "EmissionFailed" &&
       jsondecode(aws_sfn_state_machine.this.definition).States.EmissionFailed.Type == "Fail"
     )
-    error_message = "The dead-letter path must send the whole task to the queue, retrying, mark it failed, then fail the execution."
+    error_message = "The last-resort path must send the whole input to the queue, retrying, then fail the execution."
   }
 
   assert {
@@ -173,11 +196,16 @@ run "definition" {
       aws_lambda_function.api.environment[0].variables.STATE_MACHINE_ARN == aws_sfn_state_machine.this.arn &&
       aws_lambda_function.api.environment[0].variables.MAX_HORIZON_SECONDS == "31536000" &&
       aws_lambda_function.api.environment[0].variables.TASKS_TABLE_NAME == aws_dynamodb_table.this.name &&
+      aws_lambda_function.api.environment[0].variables.SLOTS_TABLE_NAME == aws_dynamodb_table.slots.name &&
+      aws_lambda_function.api.environment[0].variables.SLOT_SHARD_UNITS == "500" &&
       aws_lambda_function.emit.environment[0].variables.TOPIC_ARN == aws_sns_topic.this.arn &&
       aws_lambda_function.emit.environment[0].variables.TASKS_TABLE_NAME == aws_dynamodb_table.this.name &&
-      aws_lambda_function.emit.environment[0].variables.IDEMPOTENCY_TABLE_NAME == aws_dynamodb_table.idempotency[0].name
+      aws_lambda_function.emit.environment[0].variables.SLOTS_TABLE_NAME == aws_dynamodb_table.slots.name &&
+      aws_lambda_function.emit.environment[0].variables.DEAD_LETTER_QUEUE_URL == aws_sqs_queue.this.url &&
+      aws_lambda_function.emit.environment[0].variables.PUBLICATION_LOG == "true" &&
+      aws_lambda_function.emit.environment[0].variables.SLOT_SHARD_UNITS == "500"
     )
-    error_message = "The api function must know the state machine, table and horizon; the emit function the topic and both tables."
+    error_message = "The api function must know the state machine, both tables, the horizon and the shard size; the emit function the topic, both tables, the dead-letter queue, the publication log and the shard size."
   }
 }
 
@@ -186,11 +214,20 @@ run "custom_horizon" {
 
   variables {
     max_schedule_horizon_days = 30
+    slot_shard_size           = 1
   }
 
   assert {
     condition     = aws_lambda_function.api.environment[0].variables.MAX_HORIZON_SECONDS == "2592000"
     error_message = "The horizon reaches the api function in seconds."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.api.environment[0].variables.SLOT_SHARD_UNITS == "1" &&
+      aws_lambda_function.emit.environment[0].variables.SLOT_SHARD_UNITS == "1"
+    )
+    error_message = "The smallest shard size reaches both functions."
   }
 }
 
@@ -202,6 +239,7 @@ run "long_horizon" {
     max_schedule_horizon_days = 3650
     execution_segment_seconds = 60
     emission_lead_seconds     = 2
+    slot_shard_size           = 1000
     kms_key_arn               = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     authorization_type        = "NONE"
   }
@@ -210,9 +248,11 @@ run "long_horizon" {
     condition = (
       aws_lambda_function.api.environment[0].variables.MAX_HORIZON_SECONDS == "315360000" &&
       aws_lambda_function.api.environment[0].variables.EXECUTION_SEGMENT_SECONDS == "60" &&
-      aws_lambda_function.emit.environment[0].variables.EXECUTION_SEGMENT_SECONDS == "60"
+      aws_lambda_function.emit.environment[0].variables.EXECUTION_SEGMENT_SECONDS == "60" &&
+      aws_lambda_function.api.environment[0].variables.SLOT_SHARD_UNITS == "1000" &&
+      aws_lambda_function.emit.environment[0].variables.SLOT_SHARD_UNITS == "1000"
     )
-    error_message = "Ten years reach the api function in seconds; both functions know the segment length."
+    error_message = "Ten years reach the api function in seconds; both functions know the segment length and the shard size."
   }
 }
 
@@ -244,7 +284,7 @@ run "alarms" {
 }
 
 # JWT authorization with per-route scopes, route throttling, a capped api function, and the
-# idempotency table turned off.
+# publication log turned off.
 run "jwt" {
   command = apply
 
@@ -264,7 +304,7 @@ run "jwt" {
   }
 
   assert {
-    condition     = aws_lambda_function.emit.environment[0].variables.IDEMPOTENCY_TABLE_NAME == "" && length(aws_dynamodb_table.idempotency) == 0
-    error_message = "Without the idempotency table, the emit function gets an empty table name."
+    condition     = aws_lambda_function.emit.environment[0].variables.PUBLICATION_LOG == "false" && aws_lambda_function.emit.environment[0].variables.SLOTS_TABLE_NAME == aws_dynamodb_table.slots.name
+    error_message = "Without the publication log, the emit function still reads its shards from the slot table, and records nothing."
   }
 }
