@@ -436,3 +436,10 @@ variable "emit_idempotency_enabled" {
   default     = true
   nullable    = false
 }
+
+variable "dashboard_enabled" {
+  description = "Create a CloudWatch dashboard named <name> showing, on one screen, tasks emitted, EmissionLateness p50 and p99, Lambda throttles, the dead-letter queue's depth, failed, aborted and timed-out executions, the account's open executions against its quota (with the default 1,000,000 marked), and the API's 4xx and 5xx responses, by the same metrics as the alarms and over their period (alarms.period_seconds). False (the default) creates none."
+  type        = bool
+  default     = false
+  nullable    = false
+}
