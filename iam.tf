@@ -29,20 +29,46 @@ data "aws_iam_policy_document" "states_assume" {
   }
 }
 
+# IAM role names are global to an account. By default each role is named exactly
+# "<name>-<role>", as before; with var.iam_role_use_name_prefix, AWS appends a unique suffix to
+# "<name>-<role>-" (IAM's name_prefix), so that the same name can be deployed in several
+# regions of one account. The state machine's role is "<name>-sfn-" then: a name_prefix holds
+# at most 38 characters.
+locals {
+  role_names = {
+    api           = "${var.name}-api"
+    emit          = "${var.name}-emit"
+    state_machine = var.iam_role_use_name_prefix ? "${var.name}-sfn" : "${var.name}-state-machine"
+  }
+  # What the deployer policy names each role by: its exact name, or its prefix and any suffix.
+  role_name_patterns = [
+    for role in values(local.role_names) : var.iam_role_use_name_prefix ? "${role}-*" : role
+  ]
+}
+
 resource "aws_iam_role" "lambda" {
   for_each = local.functions
 
-  name                 = "${var.name}-${each.key}"
+  name                 = var.iam_role_use_name_prefix ? null : local.role_names[each.key]
+  name_prefix          = var.iam_role_use_name_prefix ? "${local.role_names[each.key]}-" : null
   assume_role_policy   = data.aws_iam_policy_document.lambda_assume.json
   permissions_boundary = var.role_permissions_boundary
   tags                 = var.tags
 }
 
 resource "aws_iam_role" "state_machine" {
-  name                 = "${var.name}-state-machine"
+  name                 = var.iam_role_use_name_prefix ? null : local.role_names.state_machine
+  name_prefix          = var.iam_role_use_name_prefix ? "${local.role_names.state_machine}-" : null
   assume_role_policy   = data.aws_iam_policy_document.states_assume.json
   permissions_boundary = var.role_permissions_boundary
   tags                 = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = !var.iam_role_use_name_prefix || length(var.name) <= 32
+      error_message = "iam_role_use_name_prefix = true needs a name of at most 32 characters: IAM's name_prefix holds at most 38 (\"<name>-emit-\")."
+    }
+  }
 }
 
 data "aws_iam_policy_document" "lambda_logs" {
@@ -338,10 +364,7 @@ locals {
     "logs:DescribeLogGroups",
   ]
   # Exact names, so that the deployer cannot touch other resources sharing the prefix.
-  role_arns = [
-    for role in concat(values(aws_iam_role.lambda)[*].name, [aws_iam_role.state_machine.name]) :
-    "${local.arn_prefix.iam}:role/${role}"
-  ]
+  role_arns = [for role in local.role_name_patterns : "${local.arn_prefix.iam}:role/${role}"]
   function_arns = [
     for function in [aws_lambda_function.api.function_name, aws_lambda_function.emit.function_name] :
     "${local.arn_prefix.lambda}:function:${function}"

@@ -348,6 +348,13 @@ variable "dead_letter_retention_seconds" {
   }
 }
 
+variable "iam_role_use_name_prefix" {
+  description = "Name the module's IAM roles with IAM's name_prefix: AWS appends a unique suffix to <name>-api-, <name>-emit- and <name>-sfn-, so that the same name can be deployed in several regions of one account (IAM role names are global to an account). False (the default) names them exactly <name>-api, <name>-emit and <name>-state-machine, which collide across regions. With true, name holds at most 32 characters. Changing it replaces the roles (see CHANGELOG.md)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "role_permissions_boundary" {
   description = "ARN of a managed policy set as the permissions boundary of the three roles the module creates (api, emit, state machine). Null sets none."
   type        = string

@@ -138,7 +138,8 @@ def test_widgets_name_the_module_s_resources(mocked_apply: MockedApply) -> None:
     for metric in ("ExecutionsFailed", "ExecutionsAborted", "ExecutionsTimedOut"):
         assert dimensions[("AWS/States", metric)] == {"StateMachineArn": MACHINE}
     for metric in ("4xx", "5xx"):
-        assert dimensions[("AWS/ApiGateway", metric)] == {"ApiId": "a1b2c3d4e5", "Stage": "$default"}
+        api = {"ApiId": "a1b2c3d4e5", "Stage": "$default"}
+        assert dimensions[("AWS/ApiGateway", metric)] == api
     # The account's count and quota carry no dimensions.
     assert dimensions[("AWS/States", "OpenExecutionCount")] == {}
 
