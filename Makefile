@@ -12,6 +12,8 @@ TF_DIRS := . examples/basic examples/complete examples/local
 # runtime matrix runs tests/unit under each Lambda runtime's own Python.
 VENVS    := $(BUILD)/venvs
 CHECKOV  := $(VENVS)/checkov
+# AWS CLI v1, pinned, for the test that runs `make run`'s banner commands: it pins botocore exactly.
+AWSCLI   := $(VENVS)/awscli
 RUNTIMES := python3.12 python3.13
 
 # Terraform reads the generated CLI config: it prefers a local provider mirror when
@@ -45,6 +47,12 @@ $(CHECKOV)/.installed: requirements/checkov.txt
 	$(CHECKOV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
 	touch $@
 
+$(AWSCLI)/.installed: requirements/awscli.txt
+	rm -rf $(AWSCLI)
+	$(PYTHON) -m venv $(AWSCLI)
+	$(AWSCLI)/bin/pip install --quiet --disable-pip-version-check -r requirements/awscli.txt
+	touch $@
+
 # One virtualenv per Lambda runtime, on the interpreter the emulator runs that runtime with
 # (task_scheduler_emulator.runtimes.interpreter), holding what a deployed function imports
 # (requirements/lambda-runtime.txt) and the test tools (requirements/runtime-tests.txt).
@@ -56,7 +64,7 @@ $(VENVS)/python3.%/.installed: $(BIN)/.installed requirements/lambda-runtime.txt
 	  -r requirements/lambda-runtime.txt -r requirements/runtime-tests.txt
 	touch $@
 
-install: $(BIN)/.installed $(TF_CLI_CONFIG_FILE) $(BUILD)/lambda-runtimes/.installed ## Create .venv with the pinned toolchain and the Lambda runtimes
+install: $(BIN)/.installed $(TF_CLI_CONFIG_FILE) $(BUILD)/lambda-runtimes/.installed $(AWSCLI)/.installed ## Create .venv with the pinned toolchain, the Lambda runtimes and the pinned AWS CLI v1 (build/venvs/awscli)
 
 build: install ## Rebuild the Lambda package (reproducible zip)
 	$(BIN)/python scripts/build_lambda.py $(ZIP)

@@ -17,7 +17,7 @@ locals {
     # queue." A queue holding messages stays active, so its metrics keep coming
     # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html).
     dead-letter = {
-      description = "Tasks whose emission failed after every retry wait in the dead-letter queue ${aws_sqs_queue.this.name}; read them there."
+      description = "Maximum of ApproximateNumberOfMessagesVisible (AWS/SQS) on the dead-letter queue ${aws_sqs_queue.this.name} above 0 in a ${local.alarm_period} s period: tasks whose emission failed after every retry wait there; read them there."
       namespace   = "AWS/SQS"
       metric_name = "ApproximateNumberOfMessagesVisible"
       dimensions  = { QueueName = aws_sqs_queue.this.name }
@@ -28,10 +28,13 @@ locals {
 
     # AWS/States execution metrics, dimension StateMachineArn
     # (https://docs.aws.amazon.com/step-functions/latest/dg/procedure-cw-metrics.html).
+    # ExecutionsAborted counts StopExecution calls. The module never calls StopExecution (its
+    # runtime roles are not granted it: tests/terraform/test_alarms.py holds that while this
+    # alarm exists), so every abort it counts came from outside the module.
     # Every dead-lettered task also fails its execution; a failure without a dead letter
     # means the task could not even be parked in the queue.
     executions-failed = {
-      description = "Executions of ${aws_sfn_state_machine.this.name} failed: each is a task that was not emitted (dead-lettered, or lost if the dead-letter send failed too)."
+      description = "Sum of ExecutionsFailed (AWS/States) of ${aws_sfn_state_machine.this.name} above 0 in a ${local.alarm_period} s period: each failed execution is a task that was not emitted (dead-lettered, or lost if the dead-letter send failed too)."
       namespace   = "AWS/States"
       metric_name = "ExecutionsFailed"
       dimensions  = { StateMachineArn = aws_sfn_state_machine.this.arn }
@@ -40,7 +43,7 @@ locals {
       queries     = []
     }
     executions-timed-out = {
-      description = "Executions of ${aws_sfn_state_machine.this.name} timed out (a Standard workflow runs at most one year): their tasks were not emitted."
+      description = "Sum of ExecutionsTimedOut (AWS/States) of ${aws_sfn_state_machine.this.name} above 0 in a ${local.alarm_period} s period: executions outlived a Standard workflow's one-year limit, and their tasks were not emitted."
       namespace   = "AWS/States"
       metric_name = "ExecutionsTimedOut"
       dimensions  = { StateMachineArn = aws_sfn_state_machine.this.arn }
@@ -49,7 +52,7 @@ locals {
       queries     = []
     }
     executions-aborted = {
-      description = "Executions of ${aws_sfn_state_machine.this.name} were stopped before their tasks were emitted (nothing in the module stops them: someone or something else did)."
+      description = "Sum of ExecutionsAborted (AWS/States) of ${aws_sfn_state_machine.this.name} above 0 in a ${local.alarm_period} s period: executions stopped by something outside the module; the module itself never stops executions (cancel and reschedule only write the task registry), so each is a stop by a person or another system, and its tasks may not be emitted."
       namespace   = "AWS/States"
       metric_name = "ExecutionsAborted"
       dimensions  = { StateMachineArn = aws_sfn_state_machine.this.arn }
@@ -60,10 +63,11 @@ locals {
 
     # AWS/ApiGateway for HTTP APIs: metric "5xx" (REST APIs name it 5XXError), dimensions
     # ApiId and Stage (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html).
-    # The api function answers 502/503 when Step Functions fails or throttles; API Gateway
+    # Every route counts: the metric carries no route dimension unless detailed metrics are
+    # on. The api function answers 502/503 when Step Functions fails or throttles; API Gateway
     # answers 500/503 when the function itself fails to run.
     api-5xx = {
-      description = "POST /schedule on ${aws_apigatewayv2_api.this.name} answered 5xx more than ${var.alarms.api_5xx_threshold} times in ${local.alarm_period} s: clients could not schedule tasks."
+      description = "Sum of 5xx (AWS/ApiGateway) of ${aws_apigatewayv2_api.this.name}, stage $default, above ${var.alarms.api_5xx_threshold} in a ${local.alarm_period} s period: responses with a 5xx status on any of its five routes (POST and GET /schedule; GET, PATCH and DELETE /schedule/{id}), so clients could not schedule, list, read, reschedule or cancel tasks."
       namespace   = "AWS/ApiGateway"
       metric_name = "5xx"
       dimensions  = { ApiId = aws_apigatewayv2_api.this.id, Stage = aws_apigatewayv2_stage.this.name }
@@ -78,7 +82,7 @@ locals {
     # The state machine retries both, so an error is late, not lost, until the dead-letter
     # alarm says otherwise.
     emit-errors = {
-      description = "The emit function ${aws_lambda_function.emit.function_name} failed more than ${var.alarms.emit_errors_threshold} times in ${local.alarm_period} s; the state machine retries, so tasks are late and may be dead-lettered."
+      description = "Sum of Errors (AWS/Lambda) of the emit function ${aws_lambda_function.emit.function_name} above ${var.alarms.emit_errors_threshold} in a ${local.alarm_period} s period: invocations that ended in a function error or timeout; the state machine retries, so tasks are late and may be dead-lettered."
       namespace   = "AWS/Lambda"
       metric_name = "Errors"
       dimensions  = { FunctionName = aws_lambda_function.emit.function_name }
@@ -87,7 +91,7 @@ locals {
       queries     = []
     }
     emit-throttles = {
-      description = "The emit function ${aws_lambda_function.emit.function_name} was throttled more than ${var.alarms.emit_errors_threshold} times in ${local.alarm_period} s (reserved or account concurrency exhausted); retried tasks are emitted late."
+      description = "Sum of Throttles (AWS/Lambda) of the emit function ${aws_lambda_function.emit.function_name} above ${var.alarms.emit_errors_threshold} in a ${local.alarm_period} s period: invocation requests throttled (reserved or account concurrency exhausted); the state machine retries them, so tasks are emitted late."
       namespace   = "AWS/Lambda"
       metric_name = "Throttles"
       dimensions  = { FunctionName = aws_lambda_function.emit.function_name }
@@ -103,7 +107,7 @@ locals {
     # Dividing by the limit metric follows a raised quota. There is no per-state-machine
     # metric to alarm on: the quota is the account's, and so is this alarm.
     open-executions = {
-      description = "Open Step Functions executions in this account and region exceed ${var.alarms.open_executions_percent}% of the quota (every pending task is one): request a quota increase before StartExecution fails with ExecutionLimitExceeded."
+      description = "100 * OpenExecutionCount / OpenExecutionLimit (AWS/States, Maximum, no dimensions) above ${var.alarms.open_executions_percent} in a ${local.alarm_period} s period: the open Step Functions executions of the whole account in this region (not only this module's; every pending task is one) exceed that percentage of the quota; request a quota increase before StartExecution fails with ExecutionLimitExceeded."
       namespace   = null
       metric_name = null
       dimensions  = null

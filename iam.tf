@@ -29,20 +29,46 @@ data "aws_iam_policy_document" "states_assume" {
   }
 }
 
+# IAM role names are global to an account. By default each role is named exactly
+# "<name>-<role>", as before; with var.iam_role_use_name_prefix, AWS appends a unique suffix to
+# "<name>-<role>-" (IAM's name_prefix), so that the same name can be deployed in several
+# regions of one account. The state machine's role is "<name>-sfn-" then: a name_prefix holds
+# at most 38 characters.
+locals {
+  role_names = {
+    api           = "${var.name}-api"
+    emit          = "${var.name}-emit"
+    state_machine = var.iam_role_use_name_prefix ? "${var.name}-sfn" : "${var.name}-state-machine"
+  }
+  # What the deployer policy names each role by: its exact name, or its prefix and any suffix.
+  role_name_patterns = [
+    for role in values(local.role_names) : var.iam_role_use_name_prefix ? "${role}-*" : role
+  ]
+}
+
 resource "aws_iam_role" "lambda" {
   for_each = local.functions
 
-  name                 = "${var.name}-${each.key}"
+  name                 = var.iam_role_use_name_prefix ? null : local.role_names[each.key]
+  name_prefix          = var.iam_role_use_name_prefix ? "${local.role_names[each.key]}-" : null
   assume_role_policy   = data.aws_iam_policy_document.lambda_assume.json
   permissions_boundary = var.role_permissions_boundary
   tags                 = var.tags
 }
 
 resource "aws_iam_role" "state_machine" {
-  name                 = "${var.name}-state-machine"
+  name                 = var.iam_role_use_name_prefix ? null : local.role_names.state_machine
+  name_prefix          = var.iam_role_use_name_prefix ? "${local.role_names.state_machine}-" : null
   assume_role_policy   = data.aws_iam_policy_document.states_assume.json
   permissions_boundary = var.role_permissions_boundary
   tags                 = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = !var.iam_role_use_name_prefix || length(var.name) <= 32
+      error_message = "iam_role_use_name_prefix = true needs a name of at most 32 characters: IAM's name_prefix holds at most 38 (\"<name>-emit-\")."
+    }
+  }
 }
 
 data "aws_iam_policy_document" "lambda_logs" {
@@ -353,10 +379,7 @@ locals {
     "logs:DescribeLogGroups",
   ]
   # Exact names, so that the deployer cannot touch other resources sharing the prefix.
-  role_arns = [
-    for role in concat(values(aws_iam_role.lambda)[*].name, [aws_iam_role.state_machine.name]) :
-    "${local.arn_prefix.iam}:role/${role}"
-  ]
+  role_arns = [for role in local.role_name_patterns : "${local.arn_prefix.iam}:role/${role}"]
   function_arns = [
     for function in [aws_lambda_function.api.function_name, aws_lambda_function.emit.function_name] :
     "${local.arn_prefix.lambda}:function:${function}"
@@ -376,9 +399,12 @@ locals {
   apigateway_tags_arn   = "${local.apigateway_arn_prefix}/tags/${urlencode("${local.apigateway_arn_prefix}/apis/")}*"
 }
 
-# Proven against every call the AWS provider makes while applying, refreshing, updating and
-# destroying the module with every option on (tests/deployer). Actions no recorded call uses
-# carry "# unused: <reason>" on their line; the test fails on any other unused grant.
+# Proven against every call the AWS provider makes while applying, refreshing, updating (an
+# upgrade that changes every resource the module can change in place) and destroying the
+# module with every option on (tests/deployer). Actions no recorded call uses carry
+# "# unused: <reason>" on their line; the test fails on any other unused grant. Statements
+# that come from AWS's documentation rather than from a recorded call (checks AWS makes
+# inside a call, which no recording can show) carry "# documented: <page>" after their sid.
 data "aws_iam_policy_document" "deployer" {
   statement {
     sid = "ManageRoles"
@@ -474,7 +500,7 @@ data "aws_iam_policy_document" "deployer" {
       "lambda:ListVersionsByFunction", "lambda:AddPermission", "lambda:RemovePermission",
       "lambda:GetPolicy", "lambda:TagResource", "lambda:UntagResource",
       "lambda:PutFunctionConcurrency",
-      "lambda:UpdateFunctionCode", # unused: only when the package changes (a new module version)
+      "lambda:UpdateFunctionCode",
       "lambda:DeleteFunctionConcurrency",
     ]
     resources = local.function_arns
@@ -547,19 +573,52 @@ data "aws_iam_policy_document" "deployer" {
   }
 
   statement {
-    sid = "ReadAccessLogGroup"
-    # Listed by API Gateway for the caller who turns on HTTP API access logging
-    # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging.html).
-    actions   = ["logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents"]
-    resources = [local.api_access_log_group_arn, "${local.api_access_log_group_arn}:*"]
+    sid = "DescribeLogGroups"
+    # The provider lists log groups to read each one; DescribeLogGroups has no resource-level
+    # permission: AWS requires "*".
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["*"]
+  }
+
+  # HTTP API access logging: what API Gateway's page lists for the user who turns it on
+  # ("Permissions to activate logging"), statement by statement, with the page's resources
+  # (its region and account pinned to this region and any account). AWS checks these inside
+  # CreateStage and UpdateStage: no recorded call shows them.
+  statement {
+    sid = "AccessLoggingReadLogGroups"
+    # documented: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging.html
+    actions = [
+      "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:GetLogEvents",
+      "logs:FilterLogEvents",
+    ]
+    resources = ["${local.arn_prefix.logs}:log-group:*"]
   }
 
   statement {
-    sid = "DescribeLogGroupsAndDeliveries"
-    # Listing log groups and the log-delivery APIs that HTTP API access logging requires of
-    # the caller have no resource-level permissions: AWS requires "*".
-    actions   = local.log_delivery_actions
+    sid = "AccessLoggingDeliveries"
+    # documented: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging.html
+    # The page grants these on "*": the log-delivery APIs have no resource-level permissions.
+    actions = [
+      "logs:CreateLogDelivery", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery", "logs:CreateLogGroup", "logs:DescribeResourcePolicies",
+      "logs:GetLogDelivery", "logs:ListLogDeliveries",
+    ]
     resources = ["*"]
+  }
+
+  # In an account where API Gateway has not run yet, creating an API creates its
+  # service-linked role AWSServiceRoleForAPIGateway, as the caller: only that role, only for
+  # ops.apigateway.amazonaws.com ("Service-linked role permissions for API Gateway").
+  statement {
+    sid = "CreateApiGatewayServiceLinkedRole"
+    # documented: https://docs.aws.amazon.com/apigateway/latest/developerguide/using-service-linked-roles.html
+    actions   = ["iam:CreateServiceLinkedRole"]
+    resources = ["${local.arn_prefix.iam}:role/aws-service-role/ops.apigateway.amazonaws.com/AWSServiceRoleForAPIGateway"]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:AWSServiceName"
+      values   = ["ops.apigateway.amazonaws.com"]
+    }
   }
 
   # HTTP API: its id is generated by AWS, so it is named through API Gateway's condition
@@ -571,6 +630,18 @@ data "aws_iam_policy_document" "deployer" {
     condition {
       test     = "StringEquals"
       variable = "apigateway:Request/ApiName"
+      values   = [var.name]
+    }
+  }
+
+  # UpdateApi: an in-place change of the API, such as its description in a module upgrade.
+  statement {
+    sid       = "UpdateHttpApi"
+    actions   = ["apigateway:PATCH"]
+    resources = ["${local.apigateway_arn_prefix}/apis/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "apigateway:Resource/ApiName"
       values   = [var.name]
     }
   }
@@ -668,6 +739,14 @@ data "aws_iam_policy_document" "deployer" {
       "cloudwatch:TagResource", "cloudwatch:UntagResource",
     ]
     resources = local.alarm_arns
+  }
+
+  # The operations dashboard (dashboard_enabled), whether or not it exists now, so that a
+  # deployer can delete it after it is turned off. Dashboard ARNs carry no region.
+  statement {
+    sid       = "ManageDashboard"
+    actions   = ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"]
+    resources = ["arn:${local.partition}:cloudwatch::*:dashboard/${var.name}"]
   }
 
   # Only alarms whose actions notify the alarm topic: cloudwatch:AlarmActions holds the

@@ -143,3 +143,8 @@ output "cloudwatch_metric_alarm_arns" {
   description = "ARNs of the CloudWatch alarms the module creates with alarm_topic_arn, by kind (dead-letter, executions-failed, executions-timed-out, executions-aborted, api-5xx, emit-errors, emit-throttles, open-executions); empty without it."
   value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.arn }
 }
+
+output "cloudwatch_dashboard_arn" {
+  description = "ARN of the operations dashboard with dashboard_enabled = true; null otherwise."
+  value       = one(aws_cloudwatch_dashboard.this[*].dashboard_arn)
+}

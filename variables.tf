@@ -348,6 +348,13 @@ variable "dead_letter_retention_seconds" {
   }
 }
 
+variable "iam_role_use_name_prefix" {
+  description = "Name the module's IAM roles with IAM's name_prefix: AWS appends a unique suffix to <name>-api-, <name>-emit- and <name>-sfn-, so that the same name can be deployed in several regions of one account (IAM role names are global to an account). False (the default) names them exactly <name>-api, <name>-emit and <name>-state-machine, which collide across regions. With true, name holds at most 32 characters. Changing it replaces the roles (see CHANGELOG.md)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "role_permissions_boundary" {
   description = "ARN of a managed policy set as the permissions boundary of the three roles the module creates (api, emit, state machine). Null sets none."
   type        = string
@@ -431,7 +438,7 @@ variable "alarms" {
 }
 
 variable "emit_idempotency_enabled" {
-  description = "Record what each emit invocation published in the slot table (one write per batch of ten), so that a retried invocation publishes nothing twice. False saves those writes; a retry may then publish again (at-least-once)."
+  description = "Record what each emit invocation published in the slot table (a write per hundred tasks or quarter of a second), so that a retried invocation publishes nothing twice. False saves those writes; a retry may then publish again (at-least-once)."
   type        = bool
   default     = true
   nullable    = false
@@ -447,4 +454,11 @@ variable "slot_shard_size" {
     condition     = var.slot_shard_size >= 1 && var.slot_shard_size <= 1000 && floor(var.slot_shard_size) == var.slot_shard_size
     error_message = "slot_shard_size must be a whole number from 1 to 1000."
   }
+}
+
+variable "dashboard_enabled" {
+  description = "Create a CloudWatch dashboard named <name> showing, on one screen, tasks emitted, EmissionLateness p50 and p99, Lambda throttles, the dead-letter queue's depth, failed, aborted and timed-out executions, the account's open executions against its quota (with the default 1,000,000 marked), and the API's 4xx and 5xx responses, by the same metrics as the alarms and over their period (alarms.period_seconds). False (the default) creates none."
+  type        = bool
+  default     = false
+  nullable    = false
 }

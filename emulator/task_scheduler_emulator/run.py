@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from . import lambda_runtime
 from .gateway_jwt import TRUSTED_CA_ENV
@@ -48,11 +49,24 @@ def client_example(url: str) -> str:
     return "With the client (client/README.md):\n  " + CLIENT_EXAMPLE.format(url=url) + "\n"
 
 
+def aws_cli_commands(endpoint: str, outputs: dict[str, Any]) -> list[str]:
+    """The banner's AWS CLI commands: each with an explicit --endpoint-url, which AWS CLI v1
+    and v2 both honour for every service (v1 ignores AWS_ENDPOINT_URL for SQS)."""
+    cli = f"aws --endpoint-url {endpoint}"
+    return [
+        f"{cli} stepfunctions list-executions"
+        f" --state-machine-arn {outputs['sfn_state_machine_arn']}",
+        f"{cli} sns list-subscriptions-by-topic --topic-arn {outputs['sns_topic_arn']}",
+        f"{cli} sqs receive-message --queue-url {outputs['sqs_dead_letter_queue_url']}",
+    ]
+
+
 def _banner(stack: LocalStack) -> str:
     url = stack.url
     assert stack.emulator is not None
     endpoint = stack.emulator.endpoint_url
     machine = stack.outputs["sfn_state_machine_arn"]
+    aws_cli = "\n".join(f"  {command}" for command in aws_cli_commands(endpoint, stack.outputs))
     timings = ", ".join(f"{k.removesuffix('_seconds')} {v} s" for k, v in stack.timings.items())
     return f"""
 Task scheduler running locally ({timings}).
@@ -61,12 +75,11 @@ Task scheduler running locally ({timings}).
   Lambda:   GET  {url}/emulator/lambda   (cold and warm starts, throttles, timeouts)
   AWS:      {endpoint}   (the emulator; any access key works, region {REGION})
 
-Inspect it with the AWS CLI (if installed) or boto3: the executions, the topic, the dead letters:
+Inspect it with the AWS CLI (v1 or v2, if installed) or boto3: the executions, the topic, the
+dead letters (each command names the endpoint: AWS CLI v1 ignores AWS_ENDPOINT_URL for SQS):
   export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\
     AWS_DEFAULT_REGION={REGION}
-  aws stepfunctions list-executions --state-machine-arn {machine}
-  aws sns list-subscriptions-by-topic --topic-arn {stack.outputs["sns_topic_arn"]}
-  aws sqs receive-message --queue-url {stack.outputs["sqs_dead_letter_queue_url"]}
+{aws_cli}
   .venv/bin/python -c "import boto3; print(boto3.client('stepfunctions').list_executions(
     stateMachineArn='{machine}')['executions'])"
 

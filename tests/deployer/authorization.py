@@ -266,6 +266,14 @@ class Mapper:
         if p.get("AlarmName"):
             names.insert(0, p["AlarmName"])
         alarms = [self.arn("cloudwatch", f"alarm:{name}") for name in names]
+        # Dashboards: DashboardName (Put, Get) or DashboardNames.member.N (Delete); their ARNs
+        # carry no region.
+        dashboards = [
+            v for k, v in sorted(p.items()) if re.fullmatch(r"DashboardNames\.member\.\d+", k)
+        ]
+        if p.get("DashboardName"):
+            dashboards.insert(0, p["DashboardName"])
+        alarms += [f"arn:aws:cloudwatch::{self.account}:dashboard/{name}" for name in dashboards]
         tags = _query_tags(p)
         context = _tags_context(tags)
         if call.operation == "PutMetricAlarm":

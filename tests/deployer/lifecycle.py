@@ -1,13 +1,17 @@
 """Apply, refresh, update and destroy the module in the emulator, recording every AWS call.
 
+The update phase also upgrades the module snapshot in place (UPGRADE: the API's description,
+the integration's timeout, a runtime policy statement, a new package), as a new module version
+would.
+
 The module runs with every optional feature on: a customer managed KMS key, subscriptions
 (with a filter policy), tracing, a permissions boundary on its roles, reserved concurrency (the
 api function's own, then none), CloudWatch alarms, JWT authorization with scopes (the update
 changes the audience and the scopes), route throttling (unchanged by the update), the emit
-function's publication log and a shard size of its own (the update changes it). The key, the
-subscriber queue, the boundary policy and the alarm topic are created beforehand with boto3, so
-every recorded request is one that Terraform makes for the module itself (the recording also
-keeps only requests whose User-Agent is the Terraform AWS provider's).
+function's publication log, a shard size of its own (the update changes it) and the dashboard.
+The key, the subscriber queue, the boundary policy and the alarm topic are created beforehand
+with boto3, so every recorded request is one that Terraform makes for the module itself (the
+recording also keeps only requests whose User-Agent is the Terraform AWS provider's).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import os
 import shutil
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +68,7 @@ def _tfvars(fixtures: dict[str, str], *, updated: bool) -> dict[str, Any]:
         "api_route_throttling": {"list": {"rate_limit": 10, "burst_limit": 20}},
         "emit_idempotency_enabled": True,
         "slot_shard_size": 100,
+        "dashboard_enabled": True,
         "alarm_topic_arn": fixtures["alarm_topic_arn"],
         "subscriptions": {
             "worker": {
@@ -143,6 +149,39 @@ def _terraform(workdir: Path, command: str, *args: str) -> str:
     return result.stdout
 
 
+# A module upgrade, applied to the snapshot before the update phase: what no variable changes
+# but a new version of the module may, in place. Each (file, before, after) must match once.
+UPGRADE = (
+    # UpdateApi (PATCH /apis/{id}).
+    (
+        "main.tf",
+        'description   = "Schedules one-time tasks',
+        'description   = "Upgraded: schedules one-time tasks',
+    ),
+    # PutRolePolicy on every role: the X-Ray statement every runtime policy holds, renamed.
+    ("iam.tf", 'sid = "WriteTraces"', 'sid = "WriteTracesUpgraded"'),
+    # UpdateIntegration.
+    (
+        "main.tf",
+        "timeout_milliseconds   = (local.functions.api.timeout + 1) * 1000",
+        "timeout_milliseconds   = (local.functions.api.timeout + 2) * 1000",
+    ),
+)
+
+
+def upgrade_module(module: Path) -> None:
+    """Apply UPGRADE to the module snapshot, and give both functions a new package (a new
+    module version ships a new zip: UpdateFunctionCode)."""
+    for name, before, after in UPGRADE:
+        path = module / name
+        text = path.read_text()
+        assert text.count(before) == 1, f"{name}: {before!r} must occur once"
+        path.write_text(text.replace(before, after))
+    package = module / "dist" / "task_scheduler.zip"
+    with zipfile.ZipFile(package, "a") as archive:
+        archive.writestr("task_scheduler/UPGRADED", "a new module version\n")
+
+
 def record_lifecycle(workdir: Path) -> Lifecycle:
     """Run the four phases against a fresh in-process emulator; stops it afterwards."""
     lifecycle = Lifecycle()
@@ -194,6 +233,7 @@ module "task_scheduler" {{
   emit_idempotency_enabled              = var.module.emit_idempotency_enabled
   slot_shard_size                       = try(var.module.slot_shard_size, 500)
   dead_letter_retention_seconds         = try(var.module.dead_letter_retention_seconds, 1209600)
+  dashboard_enabled                     = var.module.dashboard_enabled
 }}
 
 output "deployer_policy_json" {{
@@ -209,6 +249,8 @@ output "deployer_policy_json" {{
             "destroy": ("destroy", "-auto-approve", True),
         }
         for phase, (*args, updated) in phases.items():
+            if phase == "update":
+                upgrade_module(module)
             variables = _tfvars(fixtures, updated=bool(updated))
             (workdir / "terraform.tfvars.json").write_text(json.dumps({"module": variables}))
             started = time.monotonic()

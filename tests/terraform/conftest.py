@@ -44,6 +44,14 @@ def module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
         override = FIXTURES / "offline_provider_override.tf"
         shutil.copy2(override, example / override.name)
     shutil.copy2(FIXTURES / "complete_account_override.tf", tree / "examples" / "complete")
+    # A root module calling the module once per region (its own provider blocks): the module
+    # copied without the offline provider, which a called module must not declare.
+    two_regions = tree / "two_regions"
+    shutil.copytree(FIXTURES / "two_regions", two_regions)
+    (two_regions / "module").mkdir()
+    for source in REPO_ROOT.glob("*.tf"):
+        shutil.copy2(source, two_regions / "module" / source.name)
+    shutil.copytree(REPO_ROOT / "dist", two_regions / "module" / "dist", ignore=LEFT_BEHIND)
     return tree
 
 

@@ -36,6 +36,9 @@ ACTIONS_REQUIRING_STAR = {
     "sns:GetSubscriptionAttributes",
     "sns:SetSubscriptionAttributes",
 }
+# On "*" because the HTTP API logging page grants them there (the deployer's
+# AccessLoggingDeliveries statement), not because AWS has no resource type for them.
+DOCUMENTED_ON_STAR = {"logs:CreateLogGroup"}
 
 # The action list of the product's documented deployer policy (the seed).
 DOCUMENTED_DEPLOYER_ACTIONS = {
@@ -101,10 +104,13 @@ def expected_deployer_resources(name: str) -> dict[str, set[str]]:
             )
             for suffix in ("", ":*")
         },
-        "ReadAccessLogGroup": {
-            f"{logs}:log-group:/aws/apigateway/{name}",
-            f"{logs}:log-group:/aws/apigateway/{name}:*",
+        # As the HTTP API logging page grants them: every log group of the region.
+        "AccessLoggingReadLogGroups": {f"{logs}:log-group:*"},
+        "CreateApiGatewayServiceLinkedRole": {
+            "arn:aws:iam::*:role/aws-service-role/ops.apigateway.amazonaws.com/"
+            "AWSServiceRoleForAPIGateway"
         },
+        "ManageDashboard": {f"arn:aws:cloudwatch::*:dashboard/{name}"},
         # Every alarm the module can create, so that turning alarms off can delete them.
         "ManageAlarms": alarms,
         "PutAlarms": alarms,
@@ -112,7 +118,7 @@ def expected_deployer_resources(name: str) -> dict[str, set[str]]:
         # it on upgrade).
         "ManageTables": {
             f"{region.format(service='dynamodb')}:table/{name}-{table}"
-            for table in ("tasks", "slots", "idempotency")
+            for table in ("tasks", "idempotency", "slots")
         },
         "EncryptTables": {KEY},
         # Any key, but only by the alias of DynamoDB's AWS managed key (kms:RequestAlias).
@@ -151,7 +157,7 @@ def test_deployer_policy_is_the_documented_list_scoped_to_exact_names(
             assert layer.startswith("arn:aws:lambda:eu-west-1:017000801446:layer:")
         else:
             assert statement["Resource"] == ["*"], sid
-            assert set(statement["Action"]) <= ACTIONS_REQUIRING_STAR, sid
+            assert set(statement["Action"]) <= ACTIONS_REQUIRING_STAR | DOCUMENTED_ON_STAR, sid
     assert deployer["PassRolesToServices"]["Condition"]["StringEquals"] == {
         "iam:PassedToService": ["lambda.amazonaws.com", "states.amazonaws.com"]
     }
@@ -160,6 +166,12 @@ def test_deployer_policy_is_the_documented_list_scoped_to_exact_names(
     }
     assert deployer["DeleteHttpApi"]["Condition"]["StringEquals"] == {
         "apigateway:Resource/ApiName": result.variables["name"]
+    }
+    assert deployer["UpdateHttpApi"]["Condition"]["StringEquals"] == {
+        "apigateway:Resource/ApiName": result.variables["name"]
+    }
+    assert deployer["CreateApiGatewayServiceLinkedRole"]["Condition"] == {
+        "StringEquals": {"iam:AWSServiceName": "ops.apigateway.amazonaws.com"}
     }
     # No grant lets CI run or stop tasks.
     assert not [a for a in actions if "Execution" in a and a.startswith("states:")]
@@ -232,7 +244,9 @@ def test_star_resources_only_where_aws_requires_them(plan: PlanFn, case: str) ->
             assert_no_wildcard_actions(statement["Action"])
             if "*" in statement["Resource"]:
                 assert statement["Resource"] == ["*"], address
-                assert set(statement["Action"]) <= ACTIONS_REQUIRING_STAR, address
+                assert set(statement["Action"]) <= ACTIONS_REQUIRING_STAR | DOCUMENTED_ON_STAR, (
+                    address
+                )
 
 
 def test_customer_managed_key_is_granted_only_when_set(plan: PlanFn) -> None:
@@ -336,10 +350,10 @@ def test_deployer_manages_the_tables_and_their_key_only_through_dynamodb(
         "dynamodb:UpdateTable",
         "dynamodb:UpdateTimeToLive",
     ]
-    assert deployer["ManageTables"]["Resource"] == [
-        "arn:aws:dynamodb:eu-west-1:*:table/task-scheduler-tasks",
-        "arn:aws:dynamodb:eu-west-1:*:table/task-scheduler-slots",
+    assert sorted(deployer["ManageTables"]["Resource"]) == [
         "arn:aws:dynamodb:eu-west-1:*:table/task-scheduler-idempotency",
+        "arn:aws:dynamodb:eu-west-1:*:table/task-scheduler-slots",
+        "arn:aws:dynamodb:eu-west-1:*:table/task-scheduler-tasks",
     ]
     # The same without the publication log: the tables do not change.
     without = plan(emit_idempotency_enabled="false").outputs["deployer_policy_json"]

@@ -61,6 +61,7 @@ EXPECTED_OUTPUTS = {
     "deployer_policy_json",
     "iam_role_arns",
     "cloudwatch_metric_alarm_arns",
+    "cloudwatch_dashboard_arn",
 }
 
 

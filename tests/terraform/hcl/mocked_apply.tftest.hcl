@@ -260,7 +260,13 @@ run "alarms" {
   command = apply
 
   variables {
-    alarm_topic_arn = "arn:aws:sns:eu-west-1:111122223333:on-call"
+    alarm_topic_arn   = "arn:aws:sns:eu-west-1:111122223333:on-call"
+    dashboard_enabled = true
+  }
+
+  assert {
+    condition     = output.cloudwatch_dashboard_arn == aws_cloudwatch_dashboard.this[0].dashboard_arn && aws_cloudwatch_dashboard.this[0].dashboard_name == "task-scheduler"
+    error_message = "The dashboard is named after the module and its ARN is output."
   }
 
   assert {
