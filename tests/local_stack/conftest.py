@@ -7,6 +7,7 @@ gateway and the emulator's AWS endpoint.
 
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -27,6 +28,8 @@ from task_scheduler_emulator.oidc_issuer import TRUSTED_CA_ENV, OidcIssuer
 
 START_TIMEOUT_SECONDS = 300
 STOP_TIMEOUT_SECONDS = 180
+# Whole seconds handed out by fresh_second in this session.
+_USED_SECONDS: set[int] = set()
 
 
 @dataclass(frozen=True)
@@ -170,3 +173,76 @@ def worker_inbox(stack: RunningStack) -> Iterator[Inbox]:
     yield inbox
     stopped.set()
     thread.join()
+
+
+# --- time slots: which execution carries a task ------------------------------------------------
+
+
+def fresh_second(ahead: float) -> int:
+    """A whole epoch second at least `ahead` seconds from now that no other test of the session
+    was given: the executions of its slot (`slot-<second>-<shard>`) carry this test's tasks
+    alone, and a fault matching `slot-<second>-` hits this test's calls only."""
+    second = math.ceil(time.time() + ahead)
+    while second in _USED_SECONDS:
+        second += 1
+    _USED_SECONDS.add(second)
+    return second
+
+
+def at(second: int, milliseconds: int = 0) -> str:
+    """The timestamp `milliseconds` into epoch second `second`, as the API writes it."""
+    instant = datetime.fromtimestamp(second, UTC).replace(microsecond=milliseconds * 1000)
+    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def slot_of(timestamp: str) -> int:
+    """The slot (whole epoch second) of a task due at `timestamp`."""
+    return math.floor(datetime.fromisoformat(timestamp).timestamp())
+
+
+def registry_item(stack: RunningStack, task_id: str) -> dict[str, Any] | None:
+    """The task's registry item as DynamoDB holds it (a strongly consistent read)."""
+    response = stack.client("dynamodb").get_item(
+        TableName=stack.outputs["dynamodb_table_name"],
+        Key={"id": {"S": task_id}},
+        ConsistentRead=True,
+    )
+    item: dict[str, Any] | None = response.get("Item")
+    return item
+
+
+def all_executions(stack: RunningStack) -> list[dict[str, Any]]:
+    """Every execution of the state machine (all pages), by name."""
+    pages = (
+        stack.client("stepfunctions")
+        .get_paginator("list_executions")
+        .paginate(stateMachineArn=stack.outputs["sfn_state_machine_arn"])
+    )
+    return sorted((e for page in pages for e in page["executions"]), key=lambda e: e["name"])
+
+
+def carriers(stack: RunningStack, slot: int, task_id: str | None = None) -> list[dict[str, Any]]:
+    """The executions of a slot: its shards' (`slot-<slot>-<shard>`) and their hops
+    (`slot-<slot>-<shard>-<hop>`), and, with `task_id`, the task's own (a late joiner's,
+    `<id>_<version>_s<ordinal>`), by name."""
+    return [
+        e
+        for e in all_executions(stack)
+        if e["name"].startswith(f"slot-{slot}-")
+        or (task_id is not None and e["name"].startswith(f"{task_id}_"))
+    ]
+
+
+def execution_output(stack: RunningStack, name: str, timeout: float = 60) -> dict[str, Any]:
+    """What the execution named `name` ended with: the emit function's tally (published,
+    skipped, dead_lettered), once it succeeded."""
+    sfn = stack.client("stepfunctions")
+    machine = stack.outputs["sfn_state_machine_arn"]
+    arn = f"{machine.replace(':stateMachine:', ':execution:')}:{name}"
+    deadline = time.monotonic() + timeout
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"{name} is still running"
+        time.sleep(0.2)
+    assert described["status"] == "SUCCEEDED", described
+    output: dict[str, Any] = json.loads(described["output"])
+    return output

@@ -1,8 +1,8 @@
 """The module's JWT authorization, end to end: the stack re-applied with authorization_type JWT
 and the local OIDC test issuer (task_scheduler_emulator.oidc_issuer), whose tokens the local
 gateway verifies as API Gateway's JWT authorizer does (signature against the issuer's JWKS,
-expiry, audience, route scopes); then no token value reaches the execution input, the SNS
-message or any log.
+expiry, audience, route scopes); then no token value reaches the execution input, the
+registry, the slot table, the SNS message or any log.
 
 The gateway reads the CAs it trusts for issuers when the stack starts: the issuer is the
 package's `oidc_issuer` fixture, whose CA the stack's process is given (conftest.py).
@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from task_scheduler_emulator.oidc_issuer import OidcIssuer
-from tests.local_stack.conftest import Inbox, RunningStack
+from tests.local_stack.conftest import Inbox, RunningStack, at, fresh_second, registry_item
+from tests.local_stack.test_end_to_end import execution_arn
 from tests.local_stack.test_lifecycle import in_seconds, new_id
 
 pytestmark = pytest.mark.local_stack
@@ -136,8 +137,8 @@ def test_no_token_reaches_the_execution_the_message_or_the_logs(
 ) -> None:
     secret = f"secret-{uuid.uuid4().hex}"  # a claim, so that it is part of the token's text
     token = writer(jwt_authorized, sub=secret, jti=secret)
-    task_id = new_id("jwt-secret")
-    task = {"id": task_id, "timestamp": in_seconds(1), "message": {"hello": "world"}}
+    task_id, slot = new_id("jwt-secret"), fresh_second(2)
+    task = {"id": task_id, "timestamp": at(slot, 100), "message": {"hello": "world"}}
 
     assert call(stack, "POST", "/schedule", task, token)[0] == 201
     assert call(stack, "GET", f"/schedule/{task_id}", token=token)[0] == 200
@@ -146,13 +147,22 @@ def test_no_token_reaches_the_execution_the_message_or_the_logs(
     time.sleep(2)  # the functions' logs land once their invocations end
 
     sfn = stack.client("stepfunctions")
-    listed = sfn.list_executions(stateMachineArn=stack.outputs["sfn_state_machine_arn"])
-    (execution,) = [e for e in listed["executions"] if e["name"].startswith(f"{task_id}_")]
-    described = sfn.describe_execution(executionArn=execution["executionArn"])
-    history = sfn.get_execution_history(executionArn=execution["executionArn"])
+    arn = execution_arn(stack, task_id)  # its slot's shard, which claimed it
+    assert arn.endswith(f":slot-{slot}-0")
+    described = sfn.describe_execution(executionArn=arn)
+    history = sfn.get_execution_history(executionArn=arn)
+    item = registry_item(stack, task_id)
+    entries = stack.client("dynamodb").query(
+        TableName=stack.outputs["dynamodb_slots_table_name"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"{slot}#0"}},
+        ConsistentRead=True,
+    )["Items"]
     places = {
         "execution input": described["input"],
         "execution history": json.dumps(history["events"], default=str),
+        "registry item": json.dumps(item),
+        "slot entries": json.dumps(entries),
         "SNS message (raw delivery)": json.dumps(delivered),
         "events feed": json.dumps(events.wait_for(task_id).data),
         "logs": "\n".join(log_messages(stack)),
@@ -161,14 +171,9 @@ def test_no_token_reaches_the_execution_the_message_or_the_logs(
     for place, text in places.items():
         for value in (token, secret, "Bearer"):
             assert value not in text, f"{value[:20]}... found in the {place}"
+    # A shard's input names its slot, never a task, a message or a caller.
     execution_input = json.loads(described["input"])
-    assert set(execution_input) == {
-        "id",
-        "version",
-        "segment",
-        "timestamp",
-        "release_at",
-        "message",
-    }
+    assert set(execution_input) == {"slot", "shard", "hop", "release_at"}
+    assert (execution_input["slot"], execution_input["shard"]) == (slot, 0)
     assert json.loads(delivered["Body"]) == {"hello": "world"}
     assert set(delivered["MessageAttributes"]) == {"task_id", "scheduled_at", "message_encoding"}

@@ -1,5 +1,11 @@
 """Task lifecycle through the local stack: idempotent scheduling, status, cancel, reschedule,
-list, and tasks that outlive one execution (follow-on segments)."""
+list, and tasks beyond one execution's reach (a far-future slot reached through hops).
+
+Tasks share executions by time slot (docs/time-slots.md): `slot-<second>-<shard>` carries the
+tasks due in that second. Nothing stops an execution: a cancel or reschedule only changes the
+registry, and the shard's emit function skips what it cannot claim (its output counts them).
+Each test that looks at its slot's executions gives its tasks a second no other test uses
+(conftest.fresh_second)."""
 
 import json
 import time
@@ -13,7 +19,15 @@ from typing import Any
 import pytest
 
 from task_scheduler_client import TaskSchedulerClient
-from tests.local_stack.conftest import Inbox, RunningStack
+from tests.local_stack.conftest import (
+    Inbox,
+    RunningStack,
+    at,
+    carriers,
+    execution_output,
+    fresh_second,
+    registry_item,
+)
 
 pytestmark = pytest.mark.local_stack
 
@@ -62,13 +76,8 @@ def wait_for_status(api: TaskSchedulerClient, task_id: str, status: str, timeout
     return task
 
 
-def executions_of(stack: RunningStack, task_id: str) -> list[dict[str, Any]]:
-    sfn = stack.client("stepfunctions")
-    listed = sfn.list_executions(stateMachineArn=stack.outputs["sfn_state_machine_arn"])
-    return sorted(
-        (e for e in listed["executions"] if e["name"].rsplit("_", 2)[0] == task_id),
-        key=lambda e: e["name"],
-    )
+def names(executions: list[dict[str, Any]]) -> list[str]:
+    return [e["name"] for e in executions]
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +106,8 @@ def test_schedule_then_status_follows_the_task_to_emitted(
 def test_same_id_replays_and_other_content_conflicts(
     stack: RunningStack, api: TaskSchedulerClient
 ) -> None:
-    task_id, timestamp = new_id("replay"), in_seconds(120)
+    task_id, slot = new_id("replay"), fresh_second(120)
+    timestamp = at(slot, 250)
     body = {"timestamp": timestamp, "message": {"a": 1, "b": 2}}
 
     first = call(stack, "POST", "/schedule", {**body, "id": task_id})
@@ -116,7 +126,10 @@ def test_same_id_replays_and_other_content_conflicts(
     assert conflict[0] == 409
     assert conflict[1]["errors"][0]["rule"] == "id_conflict"
     assert task_id in conflict[1]["errors"][0]["detail"]
-    assert len(executions_of(stack, task_id)) == 1
+    # The replay started its shard's execution again, with the same name and input: the one
+    # execution answers as itself.
+    assert names(carriers(stack, slot, task_id)) == [f"slot-{slot}-0"]
+    assert registry_item(stack, task_id)["ordinal"] == {"N": "1"}  # type: ignore[index]
     api.cancel(task_id)
 
 
@@ -132,8 +145,8 @@ def test_invalid_ids_are_refused(stack: RunningStack) -> None:
 def test_cancelled_task_is_never_delivered(
     stack: RunningStack, api: TaskSchedulerClient, events: Inbox, worker_inbox: Inbox
 ) -> None:
-    task_id = new_id("cancel")
-    api.schedule(in_seconds(3), {"cancel": "me"}, id=task_id)
+    task_id, slot = new_id("cancel"), fresh_second(3)
+    api.schedule(at(slot, 500), {"cancel": "me"}, id=task_id)
 
     cancelled = api.cancel(task_id)
     again = call(stack, "DELETE", f"/schedule/{task_id}")
@@ -141,11 +154,15 @@ def test_cancelled_task_is_never_delivered(
     assert cancelled["status"] == "cancelled"
     assert again[0] == 200
     assert again[1]["status"] == "cancelled"
-    time.sleep(3 + QUIET_SECONDS)
+    # Nothing is stopped: the slot's execution runs, its claim fails, and it skips the task.
+    output = execution_output(stack, f"slot-{slot}-0")
+    assert (output["published"], output["skipped"]) == (0, 1)
+    time.sleep(QUIET_SECONDS)
     assert events.count(task_id) == 0
     assert worker_inbox.count(task_id) == 0
     assert api.status(task_id)["status"] == "cancelled"
-    assert executions_of(stack, task_id)[0]["status"] == "ABORTED"
+    assert "claimed_by" not in registry_item(stack, task_id)  # type: ignore[operator]
+    assert names(carriers(stack, slot, task_id)) == [f"slot-{slot}-0"]
 
 
 def test_cancel_racing_the_hold_never_emits_a_cancelled_task(
@@ -204,21 +221,27 @@ def test_cancel_after_emission_conflicts_and_unknown_ids_are_not_found(
 def test_reschedule_delivers_only_the_new_version(
     stack: RunningStack, api: TaskSchedulerClient, events: Inbox
 ) -> None:
-    task_id = new_id("moved")
-    old_due = datetime.now(UTC) + timedelta(seconds=3)
-    api.schedule(iso(old_due), "old", id=task_id)
+    task_id, old_slot = new_id("moved"), fresh_second(3)
+    new_slot = fresh_second(old_slot + 3 - time.time())
+    api.schedule(at(old_slot, 400), "old", id=task_id)
 
-    moved = api.reschedule(task_id, iso(old_due + timedelta(seconds=3)), "new")
+    moved = api.reschedule(task_id, at(new_slot, 400), "new")
 
     assert moved["version"] == 2
     assert moved["id"] == task_id
+    new_due = datetime.fromisoformat(at(new_slot, 400))
     received = events.wait_for(task_id, timeout=20)
     assert received.data["message"] == "new"
-    assert received.received_at >= old_due + timedelta(seconds=3)
+    assert received.received_at >= new_due
     time.sleep(QUIET_SECONDS)
     assert events.count(task_id) == 1
     assert call(stack, "PATCH", f"/schedule/{task_id}", {"message": "late"})[0] == 409
-    assert [e["status"] for e in executions_of(stack, task_id)] == ["ABORTED", "SUCCEEDED"]
+    # The old slot's execution ran and skipped version 1 (its claim failed on the version);
+    # the new slot's published version 2.
+    old_output = execution_output(stack, f"slot-{old_slot}-0")
+    assert (old_output["published"], old_output["skipped"]) == (0, 1)
+    assert execution_output(stack, f"slot-{new_slot}-0")["published"] == 1
+    assert registry_item(stack, task_id)["claimed_by"] == {"S": f"slot-{new_slot}-0"}  # type: ignore[index]
 
 
 def test_list_pages_through_every_task_of_a_status(
@@ -247,8 +270,8 @@ def test_list_pages_through_every_task_of_a_status(
 
 @pytest.fixture
 def short_segments(stack: RunningStack) -> Iterator[int]:
-    """The stack re-applied with 4-second executions, so that tasks due in seconds span
-    several follow-on executions; restored afterwards."""
+    """The stack re-applied with 4-second executions, so that a slot due in seconds is
+    reached through several hops; restored afterwards."""
     segment_seconds = 4
     stack.terraform("apply", "-auto-approve", f"-var=execution_segment_seconds={segment_seconds}")
     try:
@@ -261,11 +284,12 @@ def test_task_beyond_one_execution_continues_in_follow_on_executions(
     stack: RunningStack, api: TaskSchedulerClient, events: Inbox, short_segments: int
 ) -> None:
     task_id, cancelled_id = new_id("long"), new_id("long-cancel")
-    due = datetime.now(UTC) + timedelta(seconds=2.5 * short_segments)
+    slot = fresh_second(2.5 * short_segments)
+    due = datetime.fromisoformat(at(slot, 300))
     api.schedule(iso(due), {"far": True}, id=task_id)
     api.schedule(iso(due), {"far": "cancelled"}, id=cancelled_id)
 
-    # In the second segment, the task is still one scheduled task with one id.
+    # In the second hop, the task is still one scheduled task with one id.
     time.sleep(short_segments + 1.5)
     assert api.status(task_id)["status"] == "scheduled"
     assert api.status(task_id)["message"] == {"far": True}
@@ -277,8 +301,14 @@ def test_task_beyond_one_execution_continues_in_follow_on_executions(
     time.sleep(QUIET_SECONDS)
     assert events.count(task_id) == 1
     assert events.count(cancelled_id) == 0
-    # Segments end every 4 s and the last one releases the task at its final release.
-    names = [e["name"] for e in executions_of(stack, task_id)]
-    assert len(names) >= 2
-    assert names == [f"{task_id}_1_{segment}" for segment in range(1, len(names) + 1)]
+    # Both tasks share the slot's shard: hop j waits a segment and starts hop j - 1, hop 0
+    # (`slot-<second>-0`) emits the task and skips the cancelled one. Nothing per task.
+    hops = names(carriers(stack, slot, task_id))
+    assert len(hops) >= 2, hops
+    assert hops == [f"slot-{slot}-0"] + [f"slot-{slot}-0-{j}" for j in range(1, len(hops))]
+    assert names(carriers(stack, slot, cancelled_id)) == hops
+    for hop in hops[1:]:
+        assert execution_output(stack, hop)["continued"]  # it started the next hop
+    output = execution_output(stack, f"slot-{slot}-0")
+    assert (output["published"], output["skipped"]) == (1, 1)
     assert wait_for_status(api, task_id, "emitted", 10)["version"] == 1

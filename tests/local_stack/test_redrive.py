@@ -10,18 +10,24 @@ from typing import Any
 
 import pytest
 
-from tests.local_stack.conftest import Inbox, RunningStack
+from tests.local_stack.conftest import (
+    Inbox,
+    RunningStack,
+    at,
+    carriers,
+    fresh_second,
+    registry_item,
+)
 from tests.local_stack.test_end_to_end import wait_until
 from tests.local_stack.test_faults import (
     delivered_once,
-    executions_of,
     fault_state,
     final_status,
     inject,
     no_faults_left,  # noqa: F401 (autouse: no fault outlives a test)
     schedule,
 )
-from tests.local_stack.test_lifecycle import call, in_seconds, new_id
+from tests.local_stack.test_lifecycle import call, new_id
 
 pytestmark = pytest.mark.local_stack
 
@@ -74,17 +80,17 @@ def dead_letters_of(stack: RunningStack, task_id: str) -> int:
 def test_redrive_reschedules_a_dead_lettered_task_that_is_then_delivered_once(
     stack: RunningStack, events: Inbox, worker_inbox: Inbox
 ) -> None:
-    task_id = new_id("redrive")
+    task_id, slot = new_id("redrive"), fresh_second(2)
     fault = inject(
         stack,
         service="sns",
-        operation="Publish",
+        operation="PublishBatch",
         error_code="AuthorizationError",
         count=EMIT_ATTEMPTS,
         contains=task_id,
     )
     message = {"redriven": True, "n": [1, 2]}
-    status, created, _ = schedule(stack, task_id, in_seconds(0), message)
+    status, created, _ = schedule(stack, task_id, at(slot, 700), message)
     assert status == 201, created
     wait_until(
         lambda: call(stack, "GET", f"/schedule/{task_id}")[1]["status"] == "failed",
@@ -93,6 +99,8 @@ def test_redrive_reschedules_a_dead_lettered_task_that_is_then_delivered_once(
     )
     assert fault_state(stack, fault)["hits"] == EMIT_ATTEMPTS  # SNS publishes again from here
     assert dead_letters_of(stack, task_id) == 1
+    failed_by = registry_item(stack, task_id)["claimed_by"]["S"]  # type: ignore[index]
+    assert failed_by == f"slot-{slot}-0"  # the slot's shard, which dead-lettered it
 
     # A dry run reports the task and leaves it in the queue.
     code, dry, _ = redrive(stack, "--dry-run")
@@ -114,9 +122,14 @@ def test_redrive_reschedules_a_dead_lettered_task_that_is_then_delivered_once(
         2,
         created["timestamp"],
     )
-    first, second = executions_of(stack, task_id)
-    assert final_status(stack, first["executionArn"]) == "FAILED"
-    assert final_status(stack, second["executionArn"]) == "SUCCEEDED"
+    # Version 2 joined a slot whose shard had been read (sealed) and had closed: it got an
+    # execution of its own, `<id>_2_s<ordinal>`, which claimed and published it.
+    claimant = registry_item(stack, task_id)["claimed_by"]["S"]  # type: ignore[index]
+    assert claimant.startswith(f"{task_id}_2_s"), claimant
+    first, second = carriers(stack, slot, task_id)
+    assert (first["name"], second["name"]) == (claimant, failed_by)
+    assert final_status(stack, second["executionArn"]) == "FAILED"
+    assert final_status(stack, first["executionArn"]) == "SUCCEEDED"
     assert dead_letters_of(stack, task_id) == 0
 
     # Nothing is left: a second run finds no message and redrives nothing.
