@@ -180,8 +180,9 @@ def worker_inbox(stack: RunningStack) -> Iterator[Inbox]:
 
 def fresh_second(ahead: float) -> int:
     """A whole epoch second at least `ahead` seconds from now that no other test of the session
-    was given: the executions of its slot (`slot-<second>-<shard>`) carry this test's tasks
-    alone, and a fault matching `slot-<second>-` hits this test's calls only."""
+    was given: the executions of its slot (`slot-<second>-<shard>`) carry no task of a test that
+    took its own second, and a fault matching `slot-<second>-` hits no such test's calls. (A
+    test that picks its timestamps otherwise may still have a task in it: assert on yours.)"""
     second = math.ceil(time.time() + ahead)
     while second in _USED_SECONDS:
         second += 1

@@ -284,7 +284,10 @@ def test_banner_shows_how_to_inspect_the_emulator(
     assert f"AWS:      {stack.endpoint_url}" in banner
     assert f"export AWS_ENDPOINT_URL={stack.endpoint_url}" in banner
     machine = stack.outputs["sfn_state_machine_arn"]
-    assert f"aws stepfunctions list-executions --state-machine-arn {machine}" in banner
+    assert (
+        f"aws --endpoint-url {stack.endpoint_url} stepfunctions list-executions"
+        f" --state-machine-arn {machine}"
+    ) in banner
     assert "boto3.client('stepfunctions')" in banner
 
 
