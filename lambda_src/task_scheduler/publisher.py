@@ -16,6 +16,7 @@ and none goes out before its millisecond.
 """
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -63,6 +64,7 @@ class Tally:
     published: int = 0
     skipped: int = 0
     dead_lettered: int = 0
+    left: int = 0  # not attempted: the invocation's time ran out
     max_lateness_ms: float = 0.0
     _lock: Lock = field(default_factory=Lock, repr=False)
 
@@ -108,6 +110,7 @@ class Publisher:
         self.metrics = metrics
         self.clock = clock
         self.sleep = sleep
+        self._deadline = math.inf
         self._unlogged: list[Placement] = []
         self._logged_at = time.monotonic()
         self._log_lock = Lock()
@@ -119,6 +122,7 @@ class Publisher:
         tally = Tally()
         deadline = time.monotonic() + budget_seconds
         ordered = sorted(entries, key=lambda e: (e.timestamp, e.id, e.version))
+        self._deadline = deadline
         with ThreadPoolExecutor(WORKERS) as pool:
             submitted: list[Future[None]] = []
             try:
@@ -138,6 +142,8 @@ class Publisher:
                         future.result()
                 finally:
                     self._log(force=True)
+        if tally.left:
+            raise ShardUnfinished(f"{tally.left} tasks left when the invocation's time ran out")
         return tally
 
     def dead_letter(self, entry: Entry, error: dict[str, str], tally: Tally) -> None:
@@ -161,6 +167,11 @@ class Publisher:
     def _claim_and_publish(
         self, batch: list[Entry], held_seconds: float, own_execution: bool, tally: Tally
     ) -> None:
+        if time.monotonic() > self._deadline:
+            # Killed at its timeout, the invocation would lose its log's last writes: it leaves
+            # the rest to its retry instead, which the log lets publish nothing twice.
+            tally.add(left=len(batch))
+            return
         claimed = [entry for entry in batch if self._claim(entry, own_execution, tally)]
         refused: list[tuple[Entry, str]] = []
         for attempt in range(PUBLISH_ATTEMPTS):
@@ -265,6 +276,11 @@ class Publisher:
     def _measure(self, name: str, unit: MetricUnit, value: float) -> None:
         with _metrics_lock:
             self.metrics.add_metric(name=name, unit=unit, value=value)
+
+
+class ShardUnfinished(Exception):
+    """The invocation ran out of time with tasks left (its calls were slow): failing lets the
+    state machine's Retry invoke it again, and the retry publishes the rest."""
 
 
 class TaskNotRegistered(Exception):

@@ -702,3 +702,21 @@ def test_shard_executions_and_task_executions_never_share_a_name():
         "hop": 0,
         "release_at": "2029-12-31T23:59:59Z",
     }
+
+
+def test_a_shard_out_of_time_leaves_the_rest_to_its_retry(
+    emit, emit_handler, lambda_context, sqs, topic, place_task, state_machine_arn, registry
+):
+    second = timing.utc_now().replace(microsecond=0) - timedelta(seconds=1)
+    placed = [place_task({"late": n}, timestamp=second) for n in range(3)]
+    event = shard_event(placed[0].placement, state_machine_arn)
+    lambda_context.remaining_millis = 9_000  # less than the time kept for publishing
+
+    with pytest.raises(Exception, match="tasks left") as raised:
+        emit(event)
+
+    assert type(raised.value).__name__ == "ShardUnfinished"
+    assert receive(sqs, topic.raw_queue) == []
+    assert {registry.get(p.task.id).status for p in placed} == {TaskStatus.SCHEDULED}
+    lambda_context.remaining_millis = 30_000
+    assert emit(event)["published"] == 3
