@@ -78,19 +78,8 @@ class Registry:
         cancel it, and only `claimant` may claim it again (its retry). With `placement`, only
         if the version is registered there: an entry left by a request that failed or lost a
         race (same id and version, maybe another message) is never the version's."""
-        return self._update(
-            task_id,
-            version,
-            "SET #status = :emitted, emitted_at = :now, updated_at = :now, "
-            "expires_at = :expires, claimed_by = :claimant",
-            {
-                ":emitted": {"S": TaskStatus.EMITTED.value},
-                ":now": timestamp_attribute(now),
-                ":expires": {"N": str(expires_at(now))},
-                ":claimant": {"S": claimant},
-                **_placed_values(placement),
-            },
-            **_placed_condition(placement, _CLAIMABLE),
+        return self._close(
+            task_id, version, TaskStatus.EMITTED, now, claimant, placement, _CLAIMABLE
         )
 
     def fail(
@@ -103,19 +92,36 @@ class Registry:
     ) -> TaskRecord:
         """Mark `version` failed (dead-lettered) by `claimant`, unless another claimed it (with
         `placement`: unless the version is registered elsewhere, as for claim)."""
+        return self._close(task_id, version, TaskStatus.FAILED, now, claimant, placement, _OURS)
+
+    def _close(
+        self,
+        task_id: str,
+        version: int,
+        status: TaskStatus,
+        now: datetime,
+        claimant: str,
+        placement: Placement | None,
+        ours: str,
+    ) -> TaskRecord:
+        """Set `status` on `version`, by `claimant`, if `ours` (and the placement) holds."""
+        emitted = "emitted_at = :now, " if status is TaskStatus.EMITTED else ""
+        # DynamoDB refuses a value the expressions do not use.
+        named = {":emitted": {"S": TaskStatus.EMITTED.value}} if ":emitted" in ours else {}
         return self._update(
             task_id,
             version,
-            "SET #status = :failed, updated_at = :now, expires_at = :expires, "
+            f"SET #status = :closed, {emitted}updated_at = :now, expires_at = :expires, "
             "claimed_by = :claimant",
             {
-                ":failed": {"S": TaskStatus.FAILED.value},
+                ":closed": {"S": status.value},
+                **named,
                 ":now": timestamp_attribute(now),
                 ":expires": {"N": str(expires_at(now))},
                 ":claimant": {"S": claimant},
                 **_placed_values(placement),
             },
-            **_placed_condition(placement),
+            **_placed_condition(placement, ours),
         )
 
     def delete_unclaimed(self, task_id: str, version: int) -> None:
