@@ -226,6 +226,48 @@ data "aws_iam_policy_document" "table_key" {
   }
 }
 
+# Empty without a customer managed key. With one, Step Functions encrypts the definition and
+# each execution's data with it, on behalf of whoever starts or reads an execution and of the
+# state machine's role, in the encryption context of the state machine's ARN
+# ("Data at rest encryption in Step Functions",
+# https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html): StartExecution
+# needs GenerateDataKey, DescribeExecution Decrypt, only for this state machine.
+data "aws_iam_policy_document" "execution_data_key" {
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "EncryptExecutionData"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:aws:states:stateMachineArn"
+        values   = [local.built_state_machine_arn]
+      }
+    }
+  }
+}
+
+# Empty without a customer managed key. With one, the state machine's role also encrypts the
+# execution logs it delivers (the console's policy for a customer key with logging; the CDK
+# grants the same, https://github.com/aws/aws-cdk/pull/30959): for log groups of this account
+# and region only.
+data "aws_iam_policy_document" "execution_log_key" {
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "EncryptExecutionLogs"
+      actions   = ["kms:GenerateDataKey"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:SourceArn"
+        values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:*"]
+      }
+    }
+  }
+}
+
 data "aws_iam_policy_document" "publish" {
   statement {
     sid       = "PublishTasks"
@@ -282,6 +324,7 @@ data "aws_iam_policy_document" "api" {
     data.aws_iam_policy_document.register_tasks.json,
     data.aws_iam_policy_document.place_tasks.json,
     data.aws_iam_policy_document.table_key.json,
+    data.aws_iam_policy_document.execution_data_key.json,
   ], local.tracing_policies)
 }
 
@@ -296,6 +339,7 @@ data "aws_iam_policy_document" "emit" {
     data.aws_iam_policy_document.continue_executions.json,
     data.aws_iam_policy_document.dead_letter_tasks.json,
     data.aws_iam_policy_document.table_key.json,
+    data.aws_iam_policy_document.execution_data_key.json,
   ], local.tracing_policies)
 }
 
@@ -306,6 +350,8 @@ data "aws_iam_policy_document" "state_machine" {
     data.aws_iam_policy_document.encrypt.json,
     data.aws_iam_policy_document.mark_failed.json,
     data.aws_iam_policy_document.table_key.json,
+    data.aws_iam_policy_document.execution_data_key.json,
+    data.aws_iam_policy_document.execution_log_key.json,
   ], local.tracing_policies)
 }
 
@@ -456,6 +502,23 @@ data "aws_iam_policy_document" "deployer" {
       "states:UntagResource", "states:ListTagsForResource",
     ]
     resources = ["${local.arn_prefix.states}:stateMachine:${var.name}"]
+  }
+
+  # The principal who creates, updates or reads a state machine with a customer managed key
+  # encrypts and decrypts its definition with it, through Step Functions.
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid = "EncryptStateMachine"
+      # documented: https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html
+      actions   = ["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["states.${local.region}.amazonaws.com"]
+      }
+    }
   }
 
   statement {

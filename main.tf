@@ -72,6 +72,11 @@ locals {
   # How long the Emit Task waits for an invocation beyond the function's own timeout.
   emit_task_timeout_margin_seconds = 10
 
+  # With a customer key, Step Functions calls GenerateDataKey again when a data key is this old:
+  # the longest period it allows (60 to 900 s), so the fewest KMS requests.
+  # https://docs.aws.amazon.com/step-functions/latest/apireference/API_EncryptionConfiguration.html
+  state_machine_data_key_reuse_seconds = 900
+
   # Throttling and Lambda service errors: a burst of due tasks can outrun the account's
   # concurrency or its scaling rate, so these are retried long enough that such a burst is
   # late, never dead-lettered for throttling alone. FULL jitter spreads the retries of tasks
@@ -426,6 +431,14 @@ resource "aws_sfn_state_machine" "this" {
 
   tracing_configuration {
     enabled = var.tracing_enabled
+  }
+
+  # With var.kms_key_arn, the definition and every execution's history (task ids, shard names,
+  # errors) are encrypted with the customer key; without it, with a key AWS owns.
+  encryption_configuration {
+    type                              = var.kms_key_arn == null ? "AWS_OWNED_KEY" : "CUSTOMER_MANAGED_KMS_KEY"
+    kms_key_id                        = var.kms_key_arn
+    kms_data_key_reuse_period_seconds = var.kms_key_arn == null ? null : local.state_machine_data_key_reuse_seconds
   }
 
   tags = var.tags

@@ -256,7 +256,7 @@ variable "tracing_enabled" {
 }
 
 variable "kms_key_arn" {
-  description = "Customer managed KMS key that encrypts the SNS topic, the dead-letter queue, the task table and the log groups. Null leaves them to AWS managed encryption (alias/aws/sns, SQS-managed SSE, alias/aws/dynamodb, CloudWatch Logs' own). The module's roles are granted its use through IAM; its key policy must let CloudWatch Logs (logs.<region>.amazonaws.com) use it for the module's log groups, or creating them fails (see examples/complete)."
+  description = "Customer managed KMS key that encrypts the SNS topic, the dead-letter queue, the tables, the state machine's execution data and the log groups. Null leaves them to AWS managed or owned keys. Its key policy must let CloudWatch Logs use it (see examples/complete)."
   type        = string
   default     = null
 

@@ -22,7 +22,8 @@ locals {
   ]
 }
 
-# Customer managed key for the task topic, the dead-letter queue, the task table and the log groups.
+# Customer managed key for the task topic, the dead-letter queue, the task table, the state
+# machine's execution data and the log groups.
 resource "aws_kms_key" "tasks" {
   description             = "Encrypts scheduled tasks and their logs at rest"
   enable_key_rotation     = true
@@ -62,6 +63,20 @@ data "aws_iam_policy_document" "tasks_key" {
       test     = "ArnEquals"
       variable = "kms:EncryptionContext:aws:logs:arn"
       values   = local.log_group_arns
+    }
+  }
+
+  # The state machine's execution logs reach their (encrypted) log group through CloudWatch
+  # Logs' delivery service, which decrypts the data key the state machine's role generated
+  # ("Data at rest encryption in Step Functions",
+  # https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html).
+  statement {
+    sid       = "AllowLogDeliveryForStateMachineLogs"
+    actions   = ["kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["delivery.logs.amazonaws.com"]
     }
   }
 

@@ -276,6 +276,7 @@ def must_be_denied(lifecycle: Lifecycle) -> list[Authorization]:
         # The key, outside DynamoDB: directly, or through another service.
         Authorization("kms:Decrypt", key, {}),
         Authorization("kms:CreateGrant", key, {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}),
+        Authorization("kms:CreateGrant", key, {"kms:ViaService": f"states.{REGION}.amazonaws.com"}),
         # Keys' metadata only by DynamoDB's managed key's alias, and nothing else with it.
         Authorization("kms:DescribeKey", key, {}),
         Authorization("kms:Decrypt", key, {"kms:RequestAlias": "alias/aws/dynamodb"}),
@@ -287,6 +288,9 @@ HTTP_API_LOGGING = (
 )
 SERVICE_LINKED_ROLES = (
     "https://docs.aws.amazon.com/apigateway/latest/developerguide/using-service-linked-roles.html"
+)
+STEP_FUNCTIONS_ENCRYPTION = (
+    "https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html"
 )
 SERVICE_LINKED_ROLE = (
     "arn:aws:iam::{account}:role/aws-service-role/ops.apigateway.amazonaws.com/"
@@ -325,6 +329,16 @@ def documented_requirements(lifecycle: Lifecycle) -> dict[str, list[Authorizatio
                 {"iam:AWSServiceName": "ops.apigateway.amazonaws.com"},
             )
         ],
+        # Creating, updating and reading a state machine with a customer key: Step Functions
+        # uses the key on the caller's behalf.
+        STEP_FUNCTIONS_ENCRYPTION: [
+            Authorization(
+                f"kms:{action}",
+                lifecycle.variables["kms_key_arn"],
+                {"kms:ViaService": f"states.{REGION}.amazonaws.com"},
+            )
+            for action in ("DescribeKey", "GenerateDataKey", "Decrypt")
+        ],
     }
 
 
@@ -348,6 +362,7 @@ def test_documented_statements_name_their_pages(lifecycle: Lifecycle) -> None:
         "AccessLoggingReadLogGroups": HTTP_API_LOGGING,
         "AccessLoggingDeliveries": HTTP_API_LOGGING,
         "CreateApiGatewayServiceLinkedRole": SERVICE_LINKED_ROLES,
+        "EncryptStateMachine": STEP_FUNCTIONS_ENCRYPTION,
     }
     sids = {s["Sid"] for s in lifecycle.deployer_policy["Statement"]}
     assert set(documented) <= sids

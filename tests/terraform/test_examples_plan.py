@@ -174,8 +174,13 @@ def test_complete_example_key_policy_lets_cloudwatch_logs_encrypt_the_module_log
     assert set(statements) == {
         "EnableIamPolicies",
         "AllowCloudWatchLogsForTaskSchedulerLogGroups",
+        "AllowLogDeliveryForStateMachineLogs",
         "AllowCloudWatchAlarmsToPublish",
     }
+    # The state machine's logs are delivered by CloudWatch Logs' delivery service.
+    delivery = statements["AllowLogDeliveryForStateMachineLogs"]
+    assert delivery["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert (delivery["Action"], delivery["Resource"]) == ("kms:Decrypt", "*")
 
     account = statements["EnableIamPolicies"]
     assert account["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}

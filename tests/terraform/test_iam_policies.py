@@ -121,6 +121,7 @@ def expected_deployer_resources(name: str) -> dict[str, set[str]]:
             for table in ("tasks", "idempotency", "slots")
         },
         "EncryptTables": {KEY},
+        "EncryptStateMachine": {KEY},
         # Any key, but only by the alias of DynamoDB's AWS managed key (kms:RequestAlias).
         "DescribeDynamoDBManagedKey": {f"{region.format(service='kms')}:key/*"},
     }
@@ -256,6 +257,38 @@ def test_customer_managed_key_is_granted_only_when_set(plan: PlanFn) -> None:
     assert statement["Resource"] == [
         "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     ]
+
+
+def test_customer_managed_key_encrypts_the_state_machine(
+    plan: PlanFn,
+) -> None:
+    # "Data at rest encryption in Step Functions": the definition and the executions' data use
+    # the customer key, and the deployer may use it through Step Functions.
+    without = plan()
+    assert without.resources["aws_sfn_state_machine.this"]["values"][
+        "encryption_configuration"
+    ] == [{"type": "AWS_OWNED_KEY", "kms_key_id": None, "kms_data_key_reuse_period_seconds": None}]
+    assert rendered_documents(without)["data.aws_iam_policy_document.execution_data_key"] == []
+
+    result = plan(case="kms")
+    assert result.resources["aws_sfn_state_machine.this"]["values"]["encryption_configuration"] == [
+        {
+            "type": "CUSTOMER_MANAGED_KMS_KEY",
+            "kms_key_id": KEY,
+            "kms_data_key_reuse_period_seconds": 900,
+        }
+    ]
+    # What each role is granted on the key (the state machine's ARN is only known after an
+    # apply): test_rendered.py.
+    deployer = {s["Sid"]: s for s in statements(result.outputs["deployer_policy_json"])}
+    assert sorted(deployer["EncryptStateMachine"]["Action"]) == [
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:GenerateDataKey",
+    ]
+    assert deployer["EncryptStateMachine"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "states.eu-west-1.amazonaws.com"}
+    }
 
 
 def test_roles_trust_only_their_service(plan: PlanFn) -> None:

@@ -406,6 +406,38 @@ def expected_roles(applied: MockedApply, run: str, *, kms: bool) -> dict[str, se
         if kms
         else set()
     )
+    # Starting, reading and running an execution of a state machine with a customer key
+    # encrypts or decrypts its data, in the context of the state machine's ARN.
+    execution_data_key: set[Statement] = (
+        {
+            (
+                "EncryptExecutionData",
+                frozenset({"kms:GenerateDataKey", "kms:Decrypt"}),
+                frozenset({KEY}),
+                (("StringEquals", "kms:EncryptionContext:aws:states:stateMachineArn", (MACHINE,)),),
+            )
+        }
+        if kms
+        else set()
+    )
+    execution_log_key: set[Statement] = (
+        {
+            (
+                "EncryptExecutionLogs",
+                frozenset({"kms:GenerateDataKey"}),
+                frozenset({KEY}),
+                (
+                    (
+                        "StringEquals",
+                        "kms:EncryptionContext:SourceArn",
+                        (f"arn:aws:logs:eu-west-1:{ACCOUNT}:*",),
+                    ),
+                ),
+            )
+        }
+        if kms
+        else set()
+    )
     # Both functions place tasks in slots (the counter, the entry, the seal, the publication
     # log): the same actions on the slot table only.
     place: Statement = (
@@ -460,6 +492,7 @@ def expected_roles(applied: MockedApply, run: str, *, kms: bool) -> dict[str, se
             ("ListAllTasks", frozenset({"dynamodb:Scan"}), frozenset({TABLE}), ()),
             traces,
             *table_key,
+            *execution_data_key,
         },
         "emit": {
             log_statement(applied, run, "emit"),
@@ -482,6 +515,7 @@ def expected_roles(applied: MockedApply, run: str, *, kms: bool) -> dict[str, se
             traces,
             *encrypt,
             *table_key,
+            *execution_data_key,
         },
         "state_machine": {
             (
@@ -497,6 +531,8 @@ def expected_roles(applied: MockedApply, run: str, *, kms: bool) -> dict[str, se
             traces,
             *encrypt,
             *table_key,
+            *execution_data_key,
+            *execution_log_key,
         },
     }
 
