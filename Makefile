@@ -21,10 +21,10 @@ RUNTIMES := python3.12 python3.13
 export TF_CLI_CONFIG_FILE := $(CURDIR)/$(BUILD)/terraform.rc
 export TF_IN_AUTOMATION := 1
 
-.PHONY: help install build lint checkov test-runtimes docs test run stop bench load clean
+.PHONY: help install build lint checkov test-runtimes docs test checks suite unit plan deployer emulator client e2e run stop bench load clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: requirements/dev.txt lambda_src/pyproject.toml emulator/pyproject.toml client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -92,10 +92,37 @@ docs: $(BIN)/.installed ## Regenerate the README's Inputs and Outputs tables and
 	$(BIN)/python scripts/readme_tables.py
 	$(BIN)/python scripts/export_openapi.py
 
-# The checks before pytest are independent: two at a time, each one's output kept together.
-test: ## Everything CI runs: lint, checkov, unit tests per runtime, plan and local-stack tests
-	$(MAKE) --no-print-directory -j2 --output-sync=target lint checkov test-runtimes
+# The static checks run one after another beside the pytest suite, whose local-stack worker
+# mostly waits for timestamps: the two cores stay busy. Each one's output is kept together.
+test: install ## Everything CI runs: lint, checkov, unit tests per runtime, the whole pytest suite
+	$(MAKE) --no-print-directory -j2 --output-sync=target checks suite
+
+checks: install
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory checkov
+	$(MAKE) --no-print-directory test-runtimes
+
+suite: install
 	$(BIN)/pytest -n 2 --dist loadscope --no-loadscope-reorder
+
+# One folder of tests each, for a quicker loop while developing.
+unit: install ## tests/unit: handlers and logic against moto (under a minute)
+	$(BIN)/pytest -n 2 -q tests/unit
+
+plan: install ## tests/terraform: plans of the module and examples, IAM, validations, mocked apply
+	$(BIN)/pytest -n 2 -q tests/terraform
+
+deployer: install ## tests/deployer: the deployer policy against a recorded apply, upgrade and destroy
+	$(BIN)/pytest -q tests/deployer
+
+emulator: install ## tests/emulator: each emulator patch against what AWS documents
+	$(BIN)/pytest -n 2 -q tests/emulator
+
+client: install ## tests/client: the client library and command line
+	$(BIN)/pytest -n 2 -q tests/client
+
+e2e: install ## tests/local_stack: end to end through the module applied into the emulator
+	$(BIN)/pytest -q tests/local_stack
 
 run: build ## Deploy examples/local into the embedded emulator and serve the API
 	$(BIN)/python -m task_scheduler_emulator.run

@@ -110,7 +110,7 @@ module "task_scheduler" {
   emit_retry                 = { max_attempts = 5, interval_seconds = 5, backoff_rate = 2 }
 
   # Dead letters, failed, timed-out and aborted executions, API 5xx, emit errors and
-  # throttles, and open executions near the account's quota (README, Alarms).
+  # throttles, and open executions near the account's quota (docs/operations.md, Alarms).
   alarm_topic_arn = aws_sns_topic.alarms.arn
   alarms          = { enabled = true, period_seconds = 60, evaluation_periods = 5, api_5xx_threshold = 10 }
 
