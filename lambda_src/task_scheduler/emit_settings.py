@@ -1,7 +1,7 @@
 """Settings of the emit function, read from its environment variables.
 
 A plain dataclass, not a pydantic model like the api function's: pydantic's import alone would
-add about a fifth to the emit function's cold start. The api function reads the limits from here.
+add about a fifth to the emit function's cold start.
 """
 
 import os
@@ -10,9 +10,7 @@ from typing import Self
 
 from task_scheduler.decisions import MAX_SEGMENT_SECONDS
 from task_scheduler.slots import DEFAULT_SHARD_UNITS, MAX_SHARD_UNITS
-
-DEFAULT_EMISSION_LEAD_SECONDS = 1  # the module's default: see variable emission_lead_seconds
-MAX_EMISSION_LEAD_SECONDS = 60
+from task_scheduler.timing import DEFAULT_EMISSION_LEAD_SECONDS, MAX_EMISSION_LEAD_SECONDS
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ from datetime import UTC, datetime, timedelta
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
 
+# How long before its timestamp a task is released, read by both functions' settings.
+DEFAULT_EMISSION_LEAD_SECONDS = 1  # the module's default: see variable emission_lead_seconds
+MAX_EMISSION_LEAD_SECONDS = 60
+
 
 # The earliest release: a task due before it is long overdue and the Wait ends at once, and
 # subtracting the lead from a timestamp in year 1 would leave datetime's range.
