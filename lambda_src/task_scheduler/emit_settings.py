@@ -8,9 +8,9 @@ import os
 from dataclasses import dataclass
 from typing import Self
 
-from task_scheduler.decisions import MAX_SEGMENT_SECONDS
-from task_scheduler.slots import DEFAULT_SHARD_UNITS, MAX_SHARD_UNITS
-from task_scheduler.timing import DEFAULT_EMISSION_LEAD_SECONDS, MAX_EMISSION_LEAD_SECONDS
+from task_scheduler.core.decisions import MAX_SEGMENT_SECONDS
+from task_scheduler.core.slots import DEFAULT_SHARD_UNITS, MAX_SHARD_UNITS
+from task_scheduler.core.timing import DEFAULT_EMISSION_LEAD_SECONDS, MAX_EMISSION_LEAD_SECONDS
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from task_scheduler import aws
-from task_scheduler.tasks import execution_arn
+from task_scheduler.core.tasks import execution_arn
 
 
 class Startable(Protocol):

@@ -18,9 +18,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from task_scheduler.records import TaskStatus
-from task_scheduler.tasks import TASK_ID_PATTERN, TASK_ID_RULE, is_task_id
-from task_scheduler.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
+from task_scheduler.core.records import TaskStatus
+from task_scheduler.core.tasks import TASK_ID_PATTERN, TASK_ID_RULE, is_task_id
+from task_scheduler.core.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
 
 _NONCHARACTERS = re.compile("[\ufffe\uffff]")
 

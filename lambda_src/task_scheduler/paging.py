@@ -9,8 +9,8 @@ import binascii
 import json
 import re
 
-from task_scheduler.records import Item, TaskStatus
-from task_scheduler.tasks import is_task_id
+from task_scheduler.core.records import Item, TaskStatus
+from task_scheduler.core.tasks import is_task_id
 
 # A key is at most ~230 characters of JSON: id (64), status, timestamp (24).
 MAX_TOKEN_CHARS = 512

@@ -19,9 +19,7 @@ registry's claim lets exactly one of them publish.
 import json
 from datetime import datetime
 
-from task_scheduler.executions import Executions
-from task_scheduler.slot_store import SlotStore
-from task_scheduler.slots import (
+from task_scheduler.core.slots import (
     Entry,
     Placement,
     SoloExecution,
@@ -31,7 +29,9 @@ from task_scheduler.slots import (
     slot_release,
     units,
 )
-from task_scheduler.tasks import Task
+from task_scheduler.core.tasks import Task
+from task_scheduler.executions import Executions
+from task_scheduler.slot_store import SlotStore
 
 
 class Placer:

@@ -14,7 +14,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from task_scheduler import aws
-from task_scheduler.records import (
+from task_scheduler.core.records import (
     Item,
     TaskRecord,
     TaskStatus,
@@ -24,7 +24,7 @@ from task_scheduler.records import (
     timestamp_attribute,
     to_item,
 )
-from task_scheduler.slots import Placement
+from task_scheduler.core.slots import Placement
 
 STATUS_INDEX = "status-timestamp"
 _STILL_AS_READ = "version = :version AND #status = :expected"

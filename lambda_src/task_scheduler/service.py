@@ -20,8 +20,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from task_scheduler import decisions, paging, scheduling, timing
-from task_scheduler.decisions import CancelAction, ScheduleAction
+from task_scheduler import paging, scheduling
+from task_scheduler.core import decisions, timing
+from task_scheduler.core.decisions import CancelAction, ScheduleAction
+from task_scheduler.core.records import TaskRecord, TaskStatus
+from task_scheduler.core.slots import Placement
+from task_scheduler.core.tasks import Task, TaskExecution, message_sha256
+from task_scheduler.core.timing import Clock
 from task_scheduler.errors import InvalidQuery, TaskConflict, TaskNotFound
 from task_scheduler.executions import Executions
 from task_scheduler.models import (
@@ -33,13 +38,9 @@ from task_scheduler.models import (
     TaskSummary,
 )
 from task_scheduler.placement import Placer
-from task_scheduler.records import TaskRecord, TaskStatus
 from task_scheduler.registry import ConditionFailed, Registry
 from task_scheduler.settings import ApiSettings
 from task_scheduler.slot_store import SlotStore
-from task_scheduler.slots import Placement
-from task_scheduler.tasks import Task, TaskExecution, message_sha256
-from task_scheduler.timing import Clock
 
 # Conditional writes retried when a concurrent write changed the task under them.
 MAX_WRITE_ATTEMPTS = 5

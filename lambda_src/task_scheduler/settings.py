@@ -9,9 +9,9 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from task_scheduler.decisions import MAX_SEGMENT_SECONDS
-from task_scheduler.slots import DEFAULT_SHARD_UNITS, MAX_SHARD_UNITS
-from task_scheduler.timing import DEFAULT_EMISSION_LEAD_SECONDS, MAX_EMISSION_LEAD_SECONDS
+from task_scheduler.core.decisions import MAX_SEGMENT_SECONDS
+from task_scheduler.core.slots import DEFAULT_SHARD_UNITS, MAX_SHARD_UNITS
+from task_scheduler.core.timing import DEFAULT_EMISSION_LEAD_SECONDS, MAX_EMISSION_LEAD_SECONDS
 
 ONE_YEAR_SECONDS = 365 * 24 * 60 * 60
 # Beyond a year, a task continues in follow-on executions (see decisions.py).

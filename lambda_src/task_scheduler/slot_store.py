@@ -26,8 +26,8 @@ from typing import Any
 from botocore.client import BaseClient
 
 from task_scheduler import aws
-from task_scheduler.slots import Entry, Placement
-from task_scheduler.timestamps import format_timestamp, parse_timestamp
+from task_scheduler.core.slots import Entry, Placement
+from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
 
 KEEP_AFTER_SLOT = timedelta(days=91)
 _COUNTER_SK = "0"

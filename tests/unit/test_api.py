@@ -13,16 +13,17 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from task_scheduler import aws, timing
-from task_scheduler.decisions import MAX_SEGMENT_SECONDS
+from task_scheduler import aws
+from task_scheduler.core import timing
+from task_scheduler.core.decisions import MAX_SEGMENT_SECONDS
+from task_scheduler.core.records import TaskRecord, TaskStatus
+from task_scheduler.core.slots import Entry, Placement, slot_release
+from task_scheduler.core.tasks import execution_arn
+from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
 from task_scheduler.models import ErrorResponse
-from task_scheduler.records import TaskRecord, TaskStatus
 from task_scheduler.registry import ConditionFailed, Registry
 from task_scheduler.scheduling import MAX_SNS_MESSAGE_BYTES, MAX_TASK_BYTES
 from task_scheduler.slot_store import SlotStore
-from task_scheduler.slots import Entry, Placement, slot_release
-from task_scheduler.tasks import execution_arn
-from task_scheduler.timestamps import format_timestamp, parse_timestamp
 from tests.unit.conftest import EMISSION_LEAD, receive, shard_event
 
 # A day within every horizon, whenever the tests run.

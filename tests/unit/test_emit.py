@@ -13,12 +13,13 @@ from uuid import uuid4
 import pytest
 from botocore.exceptions import ClientError
 
-from task_scheduler import aws, scheduling, timing
+from task_scheduler import aws, scheduling
+from task_scheduler.core import timing
+from task_scheduler.core.records import TaskStatus
+from task_scheduler.core.slots import Entry, Placement, ShardExecution, describe_entry, slot_of
+from task_scheduler.core.tasks import Task, TaskExecution
+from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
 from task_scheduler.errors import TooLarge
-from task_scheduler.records import TaskStatus
-from task_scheduler.slots import Entry, Placement, ShardExecution, describe_entry, slot_of
-from task_scheduler.tasks import Task, TaskExecution
-from task_scheduler.timestamps import format_timestamp, parse_timestamp
 from tests.unit.conftest import EMISSION_LEAD, Topic, receive, record_of, shard_event
 
 # A failed invocation publishes no metric; Powertools warns about it.
@@ -437,21 +438,22 @@ def test_emit_imports_neither_pydantic_nor_the_api():
     ).stdout
     assert eval(imported) == [
         "task_scheduler.aws",
-        "task_scheduler.decisions",
-        "task_scheduler.emission",
+        "task_scheduler.core",
+        "task_scheduler.core.decisions",
+        "task_scheduler.core.records",
+        "task_scheduler.core.slots",
+        "task_scheduler.core.sns_message",
+        "task_scheduler.core.tasks",
+        "task_scheduler.core.timestamps",
+        "task_scheduler.core.timing",
         "task_scheduler.emit_settings",
         "task_scheduler.executions",
         "task_scheduler.handlers",
         "task_scheduler.handlers.emit",
         "task_scheduler.placement",
         "task_scheduler.publisher",
-        "task_scheduler.records",
         "task_scheduler.registry",
         "task_scheduler.slot_store",
-        "task_scheduler.slots",
-        "task_scheduler.tasks",
-        "task_scheduler.timestamps",
-        "task_scheduler.timing",
     ]
 
 

@@ -23,22 +23,22 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models import DynamoDBBackend
 
-from task_scheduler import decisions, timing
-from task_scheduler.decisions import CancelAction, Verdict
-from task_scheduler.errors import TaskConflict
-from task_scheduler.executions import Executions
-from task_scheduler.placement import Placer
-from task_scheduler.records import TaskRecord, TaskStatus
-from task_scheduler.registry import ConditionFailed, Registry
-from task_scheduler.slot_store import SlotStore
-from task_scheduler.slots import (
+from task_scheduler.core import decisions, timing
+from task_scheduler.core.decisions import CancelAction, Verdict
+from task_scheduler.core.records import TaskRecord, TaskStatus
+from task_scheduler.core.slots import (
     DEFAULT_SHARD_UNITS,
     Placement,
     SoloExecution,
     slot_release,
 )
-from task_scheduler.tasks import Task, message_sha256
-from task_scheduler.timestamps import format_timestamp
+from task_scheduler.core.tasks import Task, message_sha256
+from task_scheduler.core.timestamps import format_timestamp
+from task_scheduler.errors import TaskConflict
+from task_scheduler.executions import Executions
+from task_scheduler.placement import Placer
+from task_scheduler.registry import ConditionFailed, Registry
+from task_scheduler.slot_store import SlotStore
 from tests.unit.conftest import EMISSION_LEAD, Topic, receive, shard_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -268,7 +268,7 @@ def own_state_machine(sfn: Any) -> str:
 
 @pytest.fixture
 def own_placer(slot_store: SlotStore, sfn: Any, own_state_machine: str) -> Placer:
-    from task_scheduler.decisions import MAX_SEGMENT_SECONDS
+    from task_scheduler.core.decisions import MAX_SEGMENT_SECONDS
 
     return Placer(
         slot_store,

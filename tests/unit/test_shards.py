@@ -15,12 +15,10 @@ from uuid import uuid4
 import pytest
 from botocore.exceptions import ClientError
 
-from task_scheduler import aws, slots, timing
-from task_scheduler.emit_settings import EmitSettings
-from task_scheduler.executions import Executions
-from task_scheduler.placement import Placer
-from task_scheduler.records import TaskStatus
-from task_scheduler.slots import (
+from task_scheduler import aws
+from task_scheduler.core import slots, timing
+from task_scheduler.core.records import TaskStatus
+from task_scheduler.core.slots import (
     Placement,
     ShardExecution,
     SoloExecution,
@@ -28,8 +26,11 @@ from task_scheduler.slots import (
     slot_release,
     units,
 )
-from task_scheduler.tasks import Task, execution_arn, message_sha256
-from task_scheduler.timestamps import format_timestamp
+from task_scheduler.core.tasks import Task, execution_arn, message_sha256
+from task_scheduler.core.timestamps import format_timestamp
+from task_scheduler.emit_settings import EmitSettings
+from task_scheduler.executions import Executions
+from task_scheduler.placement import Placer
 from tests.unit.conftest import EMISSION_LEAD, receive, shard_event
 
 # A failed invocation publishes no metric; Powertools warns about it.

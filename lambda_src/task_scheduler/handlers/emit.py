@@ -35,16 +35,17 @@ from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from task_scheduler import aws, decisions, tasks, timing
-from task_scheduler.decisions import Decision, Verdict
+from task_scheduler import aws
+from task_scheduler.core import decisions, tasks, timing
+from task_scheduler.core.decisions import Decision, Verdict
+from task_scheduler.core.slots import Entry, ShardExecution, SoloExecution, parse_execution_input
+from task_scheduler.core.tasks import TaskExecution
 from task_scheduler.emit_settings import EmitSettings
 from task_scheduler.executions import Executions
 from task_scheduler.placement import Placer
 from task_scheduler.publisher import Publisher, Tally, TaskNotDue, TaskNotRegistered
 from task_scheduler.registry import ConditionFailed, Registry
 from task_scheduler.slot_store import SlotStore
-from task_scheduler.slots import Entry, ShardExecution, SoloExecution, parse_execution_input
-from task_scheduler.tasks import TaskExecution
 
 __all__ = ["TaskNotDue", "TaskNotRegistered", "lambda_handler"]
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from task_scheduler.slots import Placement
-from task_scheduler.timestamps import format_timestamp, parse_timestamp
+from task_scheduler.core.slots import Placement
+from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
 
 # Step Functions keeps a closed execution's name this long: within it, a task id cannot be reused,
 # so the registry keeps the task as long, then DynamoDB's TTL deletes it.

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from task_scheduler.emission import build_sns_message, encode_message
-from task_scheduler.tasks import Task
+from task_scheduler.core.sns_message import build_sns_message, encode_message
+from task_scheduler.core.tasks import Task
 
 
 @pytest.mark.parametrize(

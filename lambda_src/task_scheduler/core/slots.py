@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeGuard
 
-from task_scheduler.tasks import TASK_ID_RULE, is_task_id
-from task_scheduler.timestamps import format_timestamp, parse_timestamp
-from task_scheduler.timing import format_release, release_at
+from task_scheduler.core.tasks import TASK_ID_RULE, is_task_id
+from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
+from task_scheduler.core.timing import format_release, release_at
 
 # A shard's messages are held in memory by its emit invocation: 500 units of 16 KiB is 8 MiB.
 UNIT_BYTES = 16 * 1024

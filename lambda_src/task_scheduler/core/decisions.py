@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from task_scheduler.records import TaskRecord, TaskStatus
-from task_scheduler.tasks import Task, TaskExecution, message_sha256
+from task_scheduler.core.records import TaskRecord, TaskStatus
+from task_scheduler.core.tasks import Task, TaskExecution, message_sha256
 
 # A Standard workflow execution lasts at most a year (365 days). A segment ends a day short of
 # it, which leaves the last execution time to hold, publish, retry and dead-letter.

@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from task_scheduler.tasks import Task
-from task_scheduler.timestamps import format_timestamp
+from task_scheduler.core.tasks import Task
+from task_scheduler.core.timestamps import format_timestamp
 
 MessageEncoding = Literal["string", "json"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeGuard
 
-from task_scheduler.timestamps import format_timestamp, parse_timestamp
-from task_scheduler.timing import format_release
+from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
+from task_scheduler.core.timing import format_release
 
 # Characters Step Functions allows in an execution name when the state machine logs to
 # CloudWatch; 64 leaves room for the `_{version}_{segment}` suffix within its 80.
