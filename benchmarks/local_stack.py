@@ -51,9 +51,9 @@ _REPORT = re.compile(r"REPORT RequestId: \S+\tDuration: ([\d.]+) ms")
 _COLD_INIT = {
     "baseline_boto3": "import boto3; boto3.client('sns')",
     "api": "import task_scheduler.handlers.api; "
-    "from task_scheduler import aws; aws.client('stepfunctions')",
+    "from task_scheduler.aws import clients; clients.client('stepfunctions')",
     "emit": "import task_scheduler.handlers.emit; "
-    "from task_scheduler import aws; aws.client('sns')",
+    "from task_scheduler.aws import clients; clients.client('sns')",
 }
 
 

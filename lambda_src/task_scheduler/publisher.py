@@ -29,14 +29,14 @@ from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from botocore.client import BaseClient
 
+from task_scheduler.aws.registry import ConditionFailed, Registry
+from task_scheduler.aws.slot_store import SlotStore
 from task_scheduler.core import decisions, timing
 from task_scheduler.core.decisions import Verdict
 from task_scheduler.core.slots import Entry, Placement, describe_entry
 from task_scheduler.core.sns_message import build_sns_message
 from task_scheduler.core.tasks import Task
 from task_scheduler.core.timestamps import format_timestamp
-from task_scheduler.registry import ConditionFailed, Registry
-from task_scheduler.slot_store import SlotStore
 
 BATCH_SIZE = 10  # SNS PublishBatch takes at most ten messages
 WORKERS = 16

@@ -21,6 +21,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from task_scheduler import paging, scheduling
+from task_scheduler.aws.executions import Executions
+from task_scheduler.aws.placement import Placer
+from task_scheduler.aws.registry import ConditionFailed, Registry
+from task_scheduler.aws.slot_store import SlotStore
 from task_scheduler.core import decisions, timing
 from task_scheduler.core.decisions import CancelAction, ScheduleAction
 from task_scheduler.core.records import TaskRecord, TaskStatus
@@ -28,7 +32,6 @@ from task_scheduler.core.slots import Placement
 from task_scheduler.core.tasks import Task, TaskExecution, message_sha256
 from task_scheduler.core.timing import Clock
 from task_scheduler.errors import InvalidQuery, TaskConflict, TaskNotFound
-from task_scheduler.executions import Executions
 from task_scheduler.models import (
     RescheduleRequest,
     ScheduleRequest,
@@ -37,10 +40,7 @@ from task_scheduler.models import (
     TaskResponse,
     TaskSummary,
 )
-from task_scheduler.placement import Placer
-from task_scheduler.registry import ConditionFailed, Registry
 from task_scheduler.settings import ApiSettings
-from task_scheduler.slot_store import SlotStore
 
 # Conditional writes retried when a concurrent write changed the task under them.
 MAX_WRITE_ATTEMPTS = 5

@@ -17,17 +17,17 @@ import pytest
 from jsonschema import Draft202012Validator
 from moto import mock_aws
 
-from task_scheduler import aws
+from task_scheduler.aws import clients
+from task_scheduler.aws.executions import Executions
+from task_scheduler.aws.placement import Placer
+from task_scheduler.aws.registry import STATUS_INDEX, Registry
+from task_scheduler.aws.slot_store import SlotStore
 from task_scheduler.core import timing
 from task_scheduler.core.decisions import MAX_SEGMENT_SECONDS
 from task_scheduler.core.records import TaskRecord, TaskStatus
 from task_scheduler.core.slots import DEFAULT_SHARD_UNITS, Placement, ShardExecution, slot_release
 from task_scheduler.core.tasks import Task, TaskExecution, execution_arn, message_sha256
 from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
-from task_scheduler.executions import Executions
-from task_scheduler.placement import Placer
-from task_scheduler.registry import STATUS_INDEX, Registry
-from task_scheduler.slot_store import SlotStore
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -85,9 +85,9 @@ def environment() -> Iterator[None]:
 def mocked_aws(environment: None) -> Iterator[None]:
     # One mock per module, not per test: each new mock brings a new boto3 session, slow to set up.
     with mock_aws():
-        aws.client.cache_clear()  # clients must be created inside the mock
+        clients.client.cache_clear()  # clients must be created inside the mock
         yield
-    aws.client.cache_clear()
+    clients.client.cache_clear()
 
 
 @pytest.fixture(scope="module")

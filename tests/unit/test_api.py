@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from task_scheduler import aws
+from task_scheduler.aws import clients
+from task_scheduler.aws.registry import ConditionFailed, Registry
+from task_scheduler.aws.slot_store import SlotStore
 from task_scheduler.core import timing
 from task_scheduler.core.decisions import MAX_SEGMENT_SECONDS
 from task_scheduler.core.records import TaskRecord, TaskStatus
@@ -21,9 +23,7 @@ from task_scheduler.core.slots import Entry, Placement, slot_release
 from task_scheduler.core.tasks import execution_arn
 from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
 from task_scheduler.models import ErrorResponse
-from task_scheduler.registry import ConditionFailed, Registry
 from task_scheduler.scheduling import MAX_SNS_MESSAGE_BYTES, MAX_TASK_BYTES
-from task_scheduler.slot_store import SlotStore
 from tests.unit.conftest import EMISSION_LEAD, receive, shard_event
 
 # A day within every horizon, whenever the tests run.
@@ -569,7 +569,7 @@ def _fail_start_execution(monkeypatch: pytest.MonkeyPatch, error: Exception) -> 
     def start_execution(**_: Any) -> None:
         raise error
 
-    monkeypatch.setattr(aws.client("stepfunctions"), "start_execution", start_execution)
+    monkeypatch.setattr(clients.client("stepfunctions"), "start_execution", start_execution)
 
 
 @pytest.mark.parametrize(
@@ -625,7 +625,7 @@ def test_a_task_claimed_before_its_failed_start_is_withdrawn_is_scheduled(
         registry.claim(request["id"], 1, timing.utc_now(), "slot-emit")
         raise ClientError({"Error": {"Code": "InternalServerError"}}, "StartExecution")
 
-    monkeypatch.setattr(aws.client("stepfunctions"), "start_execution", claimed_then_failed)
+    monkeypatch.setattr(clients.client("stepfunctions"), "start_execution", claimed_then_failed)
 
     answer = post_schedule(request)
 
@@ -679,7 +679,7 @@ def test_execution_started_by_a_retried_call_is_a_success(
     post_schedule, monkeypatch, shard, stored, execution_status
 ):
     # The first attempt started the execution but its answer was lost; the retry is refused.
-    sfn = aws.client("stepfunctions")
+    sfn = clients.client("stepfunctions")
     start = sfn.start_execution
 
     def start_then_lose_the_answer(**arguments: Any) -> None:

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from task_scheduler import aws
+from task_scheduler.aws import clients
+from task_scheduler.aws.registry import Registry
 from task_scheduler.core import timing
 from task_scheduler.core.records import TaskRecord, TaskStatus
 from task_scheduler.core.tasks import Task, TaskExecution, execution_arn, message_sha256
 from task_scheduler.core.timestamps import parse_timestamp
 from task_scheduler.paging import encode_token
-from task_scheduler.registry import Registry
 from tests.unit.conftest import create_tasks_table, receive, shard_event
 from tests.unit.test_api import (
     FUTURE,
@@ -559,7 +559,7 @@ def test_a_redrive_whose_start_fails_is_marked_failed_again_and_can_be_redriven(
         def start_failed(**_: Any) -> None:
             raise ClientError({"Error": {"Code": "InternalServerError"}}, "StartExecution")
 
-        patch.setattr(aws.client("stepfunctions"), "start_execution", start_failed)
+        patch.setattr(clients.client("stepfunctions"), "start_execution", start_failed)
         assert_error(call_api("POST", "/schedule", request), 502, "upstream_error")
 
     # Withdrawn: version 2 is failed, as dead-lettered tasks are, and a redrive picks it up.
@@ -987,7 +987,7 @@ def test_dynamodb_failures(call_api, monkeypatch, request_, operation, code, sta
     def fail(**_: Any) -> None:
         raise ClientError({"Error": {"Code": code, "Message": "no"}}, "DynamoDB")
 
-    monkeypatch.setattr(aws.client("dynamodb"), operation, fail)
+    monkeypatch.setattr(clients.client("dynamodb"), operation, fail)
     method, path = request_
 
     answer = call_api(method, path, {"message": 1} if method == "PATCH" else None)
@@ -1042,7 +1042,7 @@ def test_step_functions_failure_reading_a_task(
             {"Error": {"Code": "InternalServerError", "Message": "no"}}, "DescribeExecution"
         )
 
-    monkeypatch.setattr(aws.client("stepfunctions"), "describe_execution", fail)
+    monkeypatch.setattr(clients.client("stepfunctions"), "describe_execution", fail)
 
     error = assert_error(call_api("GET", task_path(task_id)), 502, "upstream_error")
     assert error.errors[0].detail == "DescribeExecution: InternalServerError"
@@ -1073,7 +1073,7 @@ def test_a_cancel_needs_no_step_functions(call_api, schedule, monkeypatch):
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "no"}}, "States")
 
     for operation in ("stop_execution", "start_execution", "describe_execution"):
-        monkeypatch.setattr(aws.client("stepfunctions"), operation, fail)
+        monkeypatch.setattr(clients.client("stepfunctions"), operation, fail)
 
     answer = call_api("DELETE", task_path(task_id))
 

@@ -23,6 +23,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models import DynamoDBBackend
 
+from task_scheduler.aws.executions import Executions
+from task_scheduler.aws.placement import Placer
+from task_scheduler.aws.registry import ConditionFailed, Registry
+from task_scheduler.aws.slot_store import SlotStore
 from task_scheduler.core import decisions, timing
 from task_scheduler.core.decisions import CancelAction, Verdict
 from task_scheduler.core.records import TaskRecord, TaskStatus
@@ -35,10 +39,6 @@ from task_scheduler.core.slots import (
 from task_scheduler.core.tasks import Task, message_sha256
 from task_scheduler.core.timestamps import format_timestamp
 from task_scheduler.errors import TaskConflict
-from task_scheduler.executions import Executions
-from task_scheduler.placement import Placer
-from task_scheduler.registry import ConditionFailed, Registry
-from task_scheduler.slot_store import SlotStore
 from tests.unit.conftest import EMISSION_LEAD, Topic, receive, shard_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")

@@ -35,17 +35,17 @@ from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from task_scheduler import aws
+from task_scheduler.aws import clients
+from task_scheduler.aws.executions import Executions
+from task_scheduler.aws.placement import Placer
+from task_scheduler.aws.registry import ConditionFailed, Registry
+from task_scheduler.aws.slot_store import SlotStore
 from task_scheduler.core import decisions, tasks, timing
 from task_scheduler.core.decisions import Decision, Verdict
 from task_scheduler.core.slots import Entry, ShardExecution, SoloExecution, parse_execution_input
 from task_scheduler.core.tasks import TaskExecution
 from task_scheduler.emit_settings import EmitSettings
-from task_scheduler.executions import Executions
-from task_scheduler.placement import Placer
 from task_scheduler.publisher import Publisher, Tally, TaskNotDue, TaskNotRegistered
-from task_scheduler.registry import ConditionFailed, Registry
-from task_scheduler.slot_store import SlotStore
 
 __all__ = ["TaskNotDue", "TaskNotRegistered", "lambda_handler"]
 
@@ -67,8 +67,8 @@ logger = Logger()
 metrics = Metrics()
 # The clients of every emission, built once per execution environment, at init. Those of rarer
 # paths (SQS to dead-letter, Step Functions to start a hop) come at their first use.
-aws.client("sns")
-aws.client("dynamodb")
+clients.client("sns")
+clients.client("dynamodb")
 
 
 # log_event=False whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event carries messages.
@@ -103,8 +103,8 @@ def _handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     registry = Registry(settings.tasks_table_name)
     store = SlotStore(settings.slots_table_name)
     publisher = Publisher(
-        sns=aws.client("sns"),
-        sqs=lambda: aws.client("sqs"),
+        sns=clients.client("sns"),
+        sqs=lambda: clients.client("sqs"),
         topic_arn=settings.topic_arn,
         dead_letter_queue_url=settings.dead_letter_queue_url,
         registry=registry,

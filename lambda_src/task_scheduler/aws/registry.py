@@ -13,7 +13,7 @@ from typing import Any
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from task_scheduler import aws
+from task_scheduler.aws import clients
 from task_scheduler.core.records import (
     Item,
     TaskRecord,
@@ -50,7 +50,7 @@ class ConditionFailed(Exception):
 class Registry:
     def __init__(self, table_name: str, client: BaseClient | None = None) -> None:
         self.table_name = table_name
-        self.client = client or aws.client("dynamodb")
+        self.client = client or clients.client("dynamodb")
 
     def get(self, task_id: str) -> TaskRecord | None:
         response = self.client.get_item(

@@ -19,6 +19,8 @@ registry's claim lets exactly one of them publish.
 import json
 from datetime import datetime
 
+from task_scheduler.aws.executions import Executions
+from task_scheduler.aws.slot_store import SlotStore
 from task_scheduler.core.slots import (
     Entry,
     Placement,
@@ -30,8 +32,6 @@ from task_scheduler.core.slots import (
     units,
 )
 from task_scheduler.core.tasks import Task
-from task_scheduler.executions import Executions
-from task_scheduler.slot_store import SlotStore
 
 
 class Placer:

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from task_scheduler import aws
+from task_scheduler.aws import clients
 from task_scheduler.core.tasks import execution_arn
 
 
@@ -27,7 +27,7 @@ def _error_code(error: ClientError) -> str | None:
 class Executions:
     def __init__(self, state_machine_arn: str, client: BaseClient | None = None) -> None:
         self.state_machine_arn = state_machine_arn
-        self.client = client or aws.client("stepfunctions")
+        self.client = client or clients.client("stepfunctions")
 
     def start(self, execution: Startable) -> str | None:
         """Start `execution`; its ARN, or None if its name is taken by another execution.

@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 
-from task_scheduler import aws
+from task_scheduler.aws import clients
 from task_scheduler.core.slots import Entry, Placement
 from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
 
@@ -37,7 +37,7 @@ _PUBLISHED_SK = "0"
 class SlotStore:
     def __init__(self, table_name: str, client: BaseClient | None = None) -> None:
         self.table_name = table_name
-        self.client = client or aws.client("dynamodb")
+        self.client = client or clients.client("dynamodb")
 
     def join(self, slot: int, units: int, now: datetime) -> tuple[int, frozenset[int]]:
         """Draw `units` from the slot's counter: the last unit's ordinal, and the shards
