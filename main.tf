@@ -23,7 +23,7 @@ locals {
     api = { handler = "task_scheduler.handlers.api.lambda_handler", timeout = 25 }
     # The emit function holds up to lead + 1 s (the Wait releases it at a whole second at
     # least the lead early), then keeps 10 s to publish (PUBLISH_RESERVE_SECONDS) within this.
-    emit = { handler = "task_scheduler.handlers.emit.lambda_handler", timeout = 30 + var.emission_lead_seconds }
+    emit = { handler = "task_scheduler.emit.handler.lambda_handler", timeout = 30 + var.emission_lead_seconds }
   }
 
   powertools_environment = {

@@ -52,7 +52,7 @@ _COLD_INIT = {
     "baseline_boto3": "import boto3; boto3.client('sns')",
     "api": "import task_scheduler.handlers.api; "
     "from task_scheduler.aws import clients; clients.client('stepfunctions')",
-    "emit": "import task_scheduler.handlers.emit; "
+    "emit": "import task_scheduler.emit.handler; "
     "from task_scheduler.aws import clients; clients.client('sns')",
 }
 

@@ -14,7 +14,7 @@ from task_scheduler.models import ErrorDetail, ScheduleResponse
 
 # A task that cannot be emitted is parked in the SQS dead-letter queue as
 # {id, version, timestamp, message, error}; SQS takes at most 256 KiB in a message. Keep room for
-# the error: the emit function bounds it (handlers/emit.py, MAX_ERROR_MESSAGE_CHARS), and Step
+# the error: the emit function bounds it (emit/handler.py, MAX_ERROR_MESSAGE_CHARS), and Step
 # Functions' error Cause wraps it in the Lambda error payload: a few KiB at most.
 DEAD_LETTER_RESERVE_BYTES = 16 * 1024
 MAX_TASK_BYTES = 256 * 1024 - DEAD_LETTER_RESERVE_BYTES

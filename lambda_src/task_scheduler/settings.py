@@ -1,7 +1,7 @@
 """Settings of the api function, read from its environment variables.
 
 Powertools reads its own (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, ...). The emit
-function's are in emit_settings, which keeps pydantic off its cold start.
+function's are in emit/settings.py, which keeps pydantic off its cold start.
 """
 
 import os

@@ -308,7 +308,7 @@ def test_functions_deploy_a_fresh_build_of_lambda_src(plan: PlanFn, tmp_path: Pa
         ]
     assert deployed["task-scheduler-api"]["handler"] == "task_scheduler.handlers.api.lambda_handler"
     assert (
-        deployed["task-scheduler-emit"]["handler"] == "task_scheduler.handlers.emit.lambda_handler"
+        deployed["task-scheduler-emit"]["handler"] == "task_scheduler.emit.handler.lambda_handler"
     )
 
 

@@ -325,7 +325,7 @@ def emit_logs(
 
 @pytest.fixture
 def emit_handler() -> ModuleType:
-    return importlib.import_module("task_scheduler.handlers.emit")
+    return importlib.import_module("task_scheduler.emit.handler")
 
 
 @pytest.fixture(scope="module")

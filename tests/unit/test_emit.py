@@ -250,7 +250,7 @@ def test_invalid_event_raises_and_publishes_nothing(emit, sqs, topic, event):
 def test_the_clients_are_built_at_init():
     # A fresh interpreter is a cold start: importing the handler is its init phase.
     code = (
-        "import task_scheduler.handlers.emit; from task_scheduler.aws import clients; "
+        "import task_scheduler.emit.handler; from task_scheduler.aws import clients; "
         "print(clients.client.cache_info().currsize)"
     )
     built = subprocess.run(
@@ -429,7 +429,7 @@ def test_emit_imports_neither_pydantic_nor_the_api():
     # Its cold start eats into the emission lead: stdlib, boto3 and Powertools' Logger and
     # Metrics, and the stdlib-only modules of the package the emit path needs.
     code = (
-        "import sys, task_scheduler.handlers.emit; "
+        "import sys, task_scheduler.emit.handler; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('pydantic', 'pydantic_core', 'aws_xray_sdk') or m.startswith('task_scheduler.') "
         "or m.startswith('aws_lambda_powertools.utilities.idempotency')))"
@@ -452,10 +452,10 @@ def test_emit_imports_neither_pydantic_nor_the_api():
         "task_scheduler.core.tasks",
         "task_scheduler.core.timestamps",
         "task_scheduler.core.timing",
-        "task_scheduler.emit_settings",
-        "task_scheduler.handlers",
-        "task_scheduler.handlers.emit",
-        "task_scheduler.publisher",
+        "task_scheduler.emit",
+        "task_scheduler.emit.handler",
+        "task_scheduler.emit.publisher",
+        "task_scheduler.emit.settings",
     ]
 
 

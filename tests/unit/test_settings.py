@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from task_scheduler.emit_settings import EmitSettings
+from task_scheduler.emit.settings import EmitSettings
 from task_scheduler.settings import ApiSettings
 
 ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:task-scheduler"

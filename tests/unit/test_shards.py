@@ -30,7 +30,7 @@ from task_scheduler.core.slots import (
 )
 from task_scheduler.core.tasks import Task, execution_arn, message_sha256
 from task_scheduler.core.timestamps import format_timestamp
-from task_scheduler.emit_settings import EmitSettings
+from task_scheduler.emit.settings import EmitSettings
 from tests.unit.conftest import EMISSION_LEAD, receive, shard_event
 
 # A failed invocation publishes no metric; Powertools warns about it.
@@ -298,7 +298,7 @@ def test_a_task_rescheduled_to_another_slot_emits_only_there(
 
 def publisher_module() -> Any:
     # Imported once the environment is set: its child logger takes the service name from it.
-    return importlib.import_module("task_scheduler.publisher")
+    return importlib.import_module("task_scheduler.emit.publisher")
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ A version is placed in three steps, around the registry write that makes it the 
    leads to it), with the name and input every task of the shard uses.
 
 The hand-over to an emit invocation that is already reading the shard: that invocation seals
-the shard before it reads it (handlers/emit.py). A shard found unsealed in step 3 was sealed
+the shard before it reads it (emit/handler.py). A shard found unsealed in step 3 was sealed
 after steps 1 and 2, so its read sees the entry and the registry. A sealed shard, or a shard
 execution that has closed (Step Functions answers `ExecutionAlreadyExists`), means the read may
 have missed the version: it gets an execution of its own. Both may then try to emit it; the

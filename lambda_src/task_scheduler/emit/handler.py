@@ -44,8 +44,8 @@ from task_scheduler.core import decisions, tasks, timing
 from task_scheduler.core.decisions import Decision, Verdict
 from task_scheduler.core.slots import Entry, ShardExecution, SoloExecution, parse_execution_input
 from task_scheduler.core.tasks import TaskExecution
-from task_scheduler.emit_settings import EmitSettings
-from task_scheduler.publisher import Publisher, Tally, TaskNotDue, TaskNotRegistered
+from task_scheduler.emit.publisher import Publisher, Tally, TaskNotDue, TaskNotRegistered
+from task_scheduler.emit.settings import EmitSettings
 
 __all__ = ["TaskNotDue", "TaskNotRegistered", "lambda_handler"]
 
