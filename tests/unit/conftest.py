@@ -295,7 +295,7 @@ def http_event() -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def api_handler() -> ModuleType:
     # Imported once the environment is set: Powertools reads it when the module creates its tools.
-    return importlib.import_module("task_scheduler.handlers.api")
+    return importlib.import_module("task_scheduler.api.handler")
 
 
 def _log_reader(

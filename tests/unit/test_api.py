@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from task_scheduler.api.models import ErrorResponse
+from task_scheduler.api.scheduling import MAX_SNS_MESSAGE_BYTES, MAX_TASK_BYTES
 from task_scheduler.aws import clients
 from task_scheduler.aws.registry import ConditionFailed, Registry
 from task_scheduler.aws.slot_store import SlotStore
@@ -22,8 +24,6 @@ from task_scheduler.core.records import TaskRecord, TaskStatus
 from task_scheduler.core.slots import Entry, Placement, slot_release
 from task_scheduler.core.tasks import execution_arn
 from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
-from task_scheduler.models import ErrorResponse
-from task_scheduler.scheduling import MAX_SNS_MESSAGE_BYTES, MAX_TASK_BYTES
 from tests.unit.conftest import EMISSION_LEAD, receive, shard_event
 
 # A day within every horizon, whenever the tests run.

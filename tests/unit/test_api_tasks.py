@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from task_scheduler.api.paging import encode_token
 from task_scheduler.aws import clients
 from task_scheduler.aws.registry import Registry
 from task_scheduler.core import timing
 from task_scheduler.core.records import TaskRecord, TaskStatus
 from task_scheduler.core.tasks import Task, TaskExecution, execution_arn, message_sha256
 from task_scheduler.core.timestamps import parse_timestamp
-from task_scheduler.paging import encode_token
 from tests.unit.conftest import create_tasks_table, receive, shard_event
 from tests.unit.test_api import (
     FUTURE,

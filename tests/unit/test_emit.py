@@ -13,14 +13,14 @@ from uuid import uuid4
 import pytest
 from botocore.exceptions import ClientError
 
-from task_scheduler import scheduling
+from task_scheduler.api import scheduling
+from task_scheduler.api.errors import TooLarge
 from task_scheduler.aws import clients
 from task_scheduler.core import timing
 from task_scheduler.core.records import TaskStatus
 from task_scheduler.core.slots import Entry, Placement, ShardExecution, describe_entry, slot_of
 from task_scheduler.core.tasks import Task, TaskExecution
 from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
-from task_scheduler.errors import TooLarge
 from tests.unit.conftest import EMISSION_LEAD, Topic, receive, record_of, shard_event
 
 # A failed invocation publishes no metric; Powertools warns about it.

@@ -276,7 +276,7 @@ def test_nothing_extra_in_the_emit_event_goes_further(
 _INVOKE_BOTH = """
 import json, sys
 from task_scheduler.emit import handler as emit
-from task_scheduler.handlers import api
+from task_scheduler.api import handler as api
 
 class Context:
     function_name, memory_limit_in_mb, aws_request_id = "f", 128, "r"

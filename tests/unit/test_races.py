@@ -23,6 +23,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models import DynamoDBBackend
 
+from task_scheduler.api.errors import TaskConflict
 from task_scheduler.aws.executions import Executions
 from task_scheduler.aws.placement import Placer
 from task_scheduler.aws.registry import ConditionFailed, Registry
@@ -38,7 +39,6 @@ from task_scheduler.core.slots import (
 )
 from task_scheduler.core.tasks import Task, message_sha256
 from task_scheduler.core.timestamps import format_timestamp
-from task_scheduler.errors import TaskConflict
 from tests.unit.conftest import EMISSION_LEAD, Topic, receive, shard_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -227,7 +227,7 @@ def test_a_failed_start_withdraws_the_task_unless_a_claim_came_first(
     invoke_api, registry, monkeypatch, claimed
 ):
     # invoke_api: the api function's environment.
-    service_module = importlib.import_module("task_scheduler.service")
+    service_module = importlib.import_module("task_scheduler.api.service")
 
     def claim_then_fail(self: Placer, task_id: str, version: int, placement: Placement, now):
         if claimed:  # the shard's emit, already released, claims it between the two steps
@@ -628,7 +628,7 @@ def test_a_cancel_racing_the_emission_on_threads_lets_exactly_one_happen(
     # within 40 ms either side of it.
     rng = random.Random(8)
     # Imported once the environment is set: its module's logger takes the service name from it.
-    service = importlib.import_module("task_scheduler.service").TaskService.from_env()
+    service = importlib.import_module("task_scheduler.api.service").TaskService.from_env()
     outcomes = []
     for _ in range(ROUNDS):
         task_id, event = scheduled("raced", in_seconds=0.15)

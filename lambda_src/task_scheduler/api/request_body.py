@@ -4,8 +4,8 @@ import json
 import math
 from typing import Any
 
-from task_scheduler.errors import InvalidBody, TooLarge
-from task_scheduler.models import ErrorDetail
+from task_scheduler.api.errors import InvalidBody, TooLarge
+from task_scheduler.api.models import ErrorDetail
 
 # Far above what fits the 256 KiB payload limits, even JSON-escaped or pretty-printed, yet it
 # spares parsing and validating the 10 MB that API Gateway lets through.

@@ -9,15 +9,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 
-from task_scheduler.models import (
+from task_scheduler.api.models import (
     TASK_ID_SCHEMA,
     RescheduleRequest,
     ScheduleRequest,
     ScheduleResponse,
     TaskResponse,
 )
-from task_scheduler.routes.common import TaskIdPath, answer, errors
-from task_scheduler.service import Scheduled, TaskService
+from task_scheduler.api.routes.common import TaskIdPath, answer, errors
+from task_scheduler.api.service import Scheduled, TaskService
 
 logger = Logger(child=True)
 metrics = Metrics()

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
-from task_scheduler.models import ErrorResponse, GatewayResponse, TaskId
+from task_scheduler.api.models import ErrorResponse, GatewayResponse, TaskId
 
 TaskIdPath = Annotated[TaskId, Path(description="The task id.")]
 

@@ -18,10 +18,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 
-from task_scheduler.errors import TaskRejected
-from task_scheduler.models import ErrorDetail, ErrorResponse
-from task_scheduler.request_body import EXPECTED, parse_request_body
-from task_scheduler.routes import read, write
+from task_scheduler.api.errors import TaskRejected
+from task_scheduler.api.models import ErrorDetail, ErrorResponse
+from task_scheduler.api.request_body import EXPECTED, parse_request_body
+from task_scheduler.api.routes import read, write
 
 # Step Functions and DynamoDB errors that mean "try again later"; botocore has retried them.
 THROTTLING_CODES = frozenset(

@@ -3,7 +3,7 @@
 from http import HTTPStatus
 from typing import ClassVar, Self
 
-from task_scheduler.models import ErrorDetail
+from task_scheduler.api.models import ErrorDetail
 
 
 class TaskRejected(Exception):

@@ -20,7 +20,17 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from task_scheduler import paging, scheduling
+from task_scheduler.api import paging, scheduling
+from task_scheduler.api.errors import InvalidQuery, TaskConflict, TaskNotFound
+from task_scheduler.api.models import (
+    RescheduleRequest,
+    ScheduleRequest,
+    ScheduleResponse,
+    TaskList,
+    TaskResponse,
+    TaskSummary,
+)
+from task_scheduler.api.settings import ApiSettings
 from task_scheduler.aws.executions import Executions
 from task_scheduler.aws.placement import Placer
 from task_scheduler.aws.registry import ConditionFailed, Registry
@@ -31,16 +41,6 @@ from task_scheduler.core.records import TaskRecord, TaskStatus
 from task_scheduler.core.slots import Placement
 from task_scheduler.core.tasks import Task, TaskExecution, message_sha256
 from task_scheduler.core.timing import Clock
-from task_scheduler.errors import InvalidQuery, TaskConflict, TaskNotFound
-from task_scheduler.models import (
-    RescheduleRequest,
-    ScheduleRequest,
-    ScheduleResponse,
-    TaskList,
-    TaskResponse,
-    TaskSummary,
-)
-from task_scheduler.settings import ApiSettings
 
 # Conditional writes retried when a concurrent write changed the task under them.
 MAX_WRITE_ATTEMPTS = 5

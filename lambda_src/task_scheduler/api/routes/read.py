@@ -5,11 +5,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from task_scheduler.api.models import TaskList, TaskResponse
+from task_scheduler.api.paging import MAX_TOKEN_CHARS
+from task_scheduler.api.routes.common import TaskIdPath, answer, errors
+from task_scheduler.api.service import TaskService
 from task_scheduler.core.records import TaskStatus
-from task_scheduler.models import TaskList, TaskResponse
-from task_scheduler.paging import MAX_TOKEN_CHARS
-from task_scheduler.routes.common import TaskIdPath, answer, errors
-from task_scheduler.service import TaskService
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100

@@ -5,12 +5,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+from task_scheduler.api.errors import BeyondHorizon, InvalidId, TooLarge
+from task_scheduler.api.models import ErrorDetail, ScheduleResponse
 from task_scheduler.core.slots import Entry, describe_entry
 from task_scheduler.core.sns_message import build_sns_message
 from task_scheduler.core.tasks import TASK_ID_RULE, Task, is_task_id
 from task_scheduler.core.timestamps import format_timestamp, round_up_to_millisecond
-from task_scheduler.errors import BeyondHorizon, InvalidId, TooLarge
-from task_scheduler.models import ErrorDetail, ScheduleResponse
 
 # A task that cannot be emitted is parked in the SQS dead-letter queue as
 # {id, version, timestamp, message, error}; SQS takes at most 256 KiB in a message. Keep room for
