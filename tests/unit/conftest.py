@@ -28,6 +28,7 @@ from task_scheduler.core.records import TaskRecord, TaskStatus
 from task_scheduler.core.slots import DEFAULT_SHARD_UNITS, Placement, ShardExecution, slot_release
 from task_scheduler.core.tasks import Task, TaskExecution, execution_arn, message_sha256
 from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
+from tests.unit.api_helpers import FUTURE, described, new_id, shard_name, slot_entry
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -575,3 +576,59 @@ def shard_event(placement: Placement, state_machine_arn: str, hop: int = 0) -> d
         "task": json.loads(execution.execution_input()),
         "execution_arn": execution_arn(state_machine_arn, execution.name),
     }
+
+
+# Fixtures of the api function's route tests: a scheduled task, where it went, its emission.
+
+
+@pytest.fixture
+def schedule(call_api):
+    """POST /schedule a task with a fresh id (unless given), asserting it was created."""
+
+    def post(message: Any = "hi", *, timestamp: str = FUTURE, task_id: str | None = None) -> str:
+        task_id = task_id or new_id()
+        answer = call_api(
+            "POST", "/schedule", {"timestamp": timestamp, "message": message, "id": task_id}
+        )
+        assert answer.status == 201, answer.body
+        return task_id
+
+    return post
+
+
+@pytest.fixture
+def stored(registry, slot_store):
+    """The registry record and slot entry of a task, by id."""
+    return lambda task_id: slot_entry(registry, slot_store, task_id)
+
+
+@pytest.fixture
+def shard(sfn, state_machine_arn):
+    """The status and input of the execution that carries a placement's shard (or its hop)."""
+    return lambda placement, hop=0: described(sfn, state_machine_arn, shard_name(placement, hop))
+
+
+@pytest.fixture
+def aborted(sfn, state_machine_arn):
+    """The names of the executions stopped since the test began: the api function stops none."""
+
+    def names() -> list[str]:
+        pages = sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=state_machine_arn, statusFilter="ABORTED"
+        )
+        return [execution["name"] for page in pages for execution in page["executions"]]
+
+    before = set(names())
+    return lambda: [name for name in names() if name not in before]
+
+
+@pytest.fixture
+def emit_shard(emit, state_machine_arn, registry):
+    """Invoke the emit function on the shard that holds a task's current version."""
+
+    def run(task_id: str) -> dict[str, Any]:
+        placement = registry.get(task_id).placement
+        result: dict[str, Any] = emit(shard_event(placement, state_machine_arn))
+        return result
+
+    return run

@@ -26,8 +26,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from task_scheduler.aws import clients
+from tests.unit.api_helpers import described, in_seconds, shard_name, slot_entry
 from tests.unit.conftest import ApiAnswer, Topic, receive, shard_event
-from tests.unit.test_api import described, in_seconds, shard_name, slot_entry
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
