@@ -20,10 +20,10 @@ locals {
   functions = {
     # The api function's boto3 calls are bounded (see lambda_src/task_scheduler/aws.py) so
     # that it answers within this timeout, itself within API Gateway's 30 s limit.
-    api = { handler = "task_scheduler.handlers.api.lambda_handler", timeout = 25 }
+    api = { handler = "task_scheduler.api.handler.lambda_handler", timeout = 25 }
     # The emit function holds up to lead + 1 s (the Wait releases it at a whole second at
     # least the lead early), then keeps 10 s to publish (PUBLISH_RESERVE_SECONDS) within this.
-    emit = { handler = "task_scheduler.handlers.emit.lambda_handler", timeout = 30 + var.emission_lead_seconds }
+    emit = { handler = "task_scheduler.emit.handler.lambda_handler", timeout = 30 + var.emission_lead_seconds }
   }
 
   powertools_environment = {

@@ -50,10 +50,10 @@ _REPORT = re.compile(r"REPORT RequestId: \S+\tDuration: ([\d.]+) ms")
 # Module import plus the first client, in a fresh interpreter of the deployed runtime.
 _COLD_INIT = {
     "baseline_boto3": "import boto3; boto3.client('sns')",
-    "api": "import task_scheduler.handlers.api; "
-    "from task_scheduler import aws; aws.client('stepfunctions')",
-    "emit": "import task_scheduler.handlers.emit; "
-    "from task_scheduler import aws; aws.client('sns')",
+    "api": "import task_scheduler.api.handler; "
+    "from task_scheduler.aws import clients; clients.client('stepfunctions')",
+    "emit": "import task_scheduler.emit.handler; "
+    "from task_scheduler.aws import clients; clients.client('sns')",
 }
 
 

@@ -31,9 +31,9 @@ REGISTRY_WRITE_UNITS_PER_TASK = (1 + 1) + (1 + 2)
 # Writes to the slot table per task: its slot's counter (UpdateItem) and its entry (PutItem,
 # one unit per KB of message; 1 for the messages priced here).
 SLOT_WRITE_UNITS_PER_TASK = 1 + 1
-# Per shard: its seal, and its publication log (lambda_src/task_scheduler/publisher.py): written
-# every LOG_FLUSH_COUNT publications or LOG_FLUSH_SECONDS (a second's tasks: up to four times),
-# an item of about 6 bytes per task published so far, billed by its size.
+# Per shard: its seal, and its publication log (lambda_src/task_scheduler/emit/publisher.py):
+# written every LOG_FLUSH_COUNT publications or LOG_FLUSH_SECONDS (a second's tasks: up to four
+# times), an item of about 6 bytes per task published so far, billed by its size.
 LOG_FLUSH_COUNT = 100
 LOG_FLUSHES_PER_SECOND = 4
 LOG_BYTES_PER_TASK = 6

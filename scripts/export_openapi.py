@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from task_scheduler.handlers.api import app
+from task_scheduler.api.handler import app
 
 DESTINATION = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 TITLE = "terraform-aws-task-scheduler"

@@ -230,7 +230,7 @@ def _aws_client(endpoint: str, service: str) -> Any:
 
 
 def _publish(sns: Any, topic_arn: str, task_id: str, message: Any) -> None:
-    """As the emit function publishes (lambda_src/task_scheduler/emission.py)."""
+    """As the emit function publishes (lambda_src/task_scheduler/core/sns_message.py)."""
     body, encoding = (
         (message, "string") if isinstance(message, str) else (json.dumps(message), "json")
     )

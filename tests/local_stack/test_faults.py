@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from task_scheduler import aws
+from task_scheduler.aws import clients
 from tests.local_stack.conftest import (
     Inbox,
     RunningStack,
@@ -47,9 +47,9 @@ QUIET_SECONDS = 4
 
 
 def sdk_attempts() -> int:
-    """How many times the functions' SDK (task_scheduler.aws) tries one call: throttling and
+    """How many times the functions' SDK (task_scheduler.aws.clients) tries one call: throttling and
     5xx errors are retried, others are not. botocore's `max_attempts` counts retries only."""
-    retries = aws._CONFIG.retries or {}
+    retries = clients._CONFIG.retries or {}
     total = retries.get("total_max_attempts") or retries.get("max_attempts", 2) + 1
     return int(total)
 

@@ -306,9 +306,9 @@ def test_functions_deploy_a_fresh_build_of_lambda_src(plan: PlanFn, tmp_path: Pa
         assert function["layers"] == [
             "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
         ]
-    assert deployed["task-scheduler-api"]["handler"] == "task_scheduler.handlers.api.lambda_handler"
+    assert deployed["task-scheduler-api"]["handler"] == "task_scheduler.api.handler.lambda_handler"
     assert (
-        deployed["task-scheduler-emit"]["handler"] == "task_scheduler.handlers.emit.lambda_handler"
+        deployed["task-scheduler-emit"]["handler"] == "task_scheduler.emit.handler.lambda_handler"
     )
 
 

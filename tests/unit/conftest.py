@@ -17,16 +17,18 @@ import pytest
 from jsonschema import Draft202012Validator
 from moto import mock_aws
 
-from task_scheduler import aws, timing
-from task_scheduler.decisions import MAX_SEGMENT_SECONDS
-from task_scheduler.executions import Executions
-from task_scheduler.placement import Placer
-from task_scheduler.records import TaskRecord, TaskStatus
-from task_scheduler.registry import STATUS_INDEX, Registry
-from task_scheduler.slot_store import SlotStore
-from task_scheduler.slots import DEFAULT_SHARD_UNITS, Placement, ShardExecution, slot_release
-from task_scheduler.tasks import Task, TaskExecution, execution_arn, message_sha256
-from task_scheduler.timestamps import format_timestamp, parse_timestamp
+from task_scheduler.aws import clients
+from task_scheduler.aws.executions import Executions
+from task_scheduler.aws.placement import Placer
+from task_scheduler.aws.registry import STATUS_INDEX, Registry
+from task_scheduler.aws.slot_store import SlotStore
+from task_scheduler.core import timing
+from task_scheduler.core.decisions import MAX_SEGMENT_SECONDS
+from task_scheduler.core.records import TaskRecord, TaskStatus
+from task_scheduler.core.slots import DEFAULT_SHARD_UNITS, Placement, ShardExecution, slot_release
+from task_scheduler.core.tasks import Task, TaskExecution, execution_arn, message_sha256
+from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
+from tests.unit.api_helpers import FUTURE, described, new_id, shard_name, slot_entry
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -84,9 +86,9 @@ def environment() -> Iterator[None]:
 def mocked_aws(environment: None) -> Iterator[None]:
     # One mock per module, not per test: each new mock brings a new boto3 session, slow to set up.
     with mock_aws():
-        aws.client.cache_clear()  # clients must be created inside the mock
+        clients.client.cache_clear()  # clients must be created inside the mock
         yield
-    aws.client.cache_clear()
+    clients.client.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +296,7 @@ def http_event() -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def api_handler() -> ModuleType:
     # Imported once the environment is set: Powertools reads it when the module creates its tools.
-    return importlib.import_module("task_scheduler.handlers.api")
+    return importlib.import_module("task_scheduler.api.handler")
 
 
 def _log_reader(
@@ -324,7 +326,7 @@ def emit_logs(
 
 @pytest.fixture
 def emit_handler() -> ModuleType:
-    return importlib.import_module("task_scheduler.handlers.emit")
+    return importlib.import_module("task_scheduler.emit.handler")
 
 
 @pytest.fixture(scope="module")
@@ -574,3 +576,59 @@ def shard_event(placement: Placement, state_machine_arn: str, hop: int = 0) -> d
         "task": json.loads(execution.execution_input()),
         "execution_arn": execution_arn(state_machine_arn, execution.name),
     }
+
+
+# Fixtures of the api function's route tests: a scheduled task, where it went, its emission.
+
+
+@pytest.fixture
+def schedule(call_api):
+    """POST /schedule a task with a fresh id (unless given), asserting it was created."""
+
+    def post(message: Any = "hi", *, timestamp: str = FUTURE, task_id: str | None = None) -> str:
+        task_id = task_id or new_id()
+        answer = call_api(
+            "POST", "/schedule", {"timestamp": timestamp, "message": message, "id": task_id}
+        )
+        assert answer.status == 201, answer.body
+        return task_id
+
+    return post
+
+
+@pytest.fixture
+def stored(registry, slot_store):
+    """The registry record and slot entry of a task, by id."""
+    return lambda task_id: slot_entry(registry, slot_store, task_id)
+
+
+@pytest.fixture
+def shard(sfn, state_machine_arn):
+    """The status and input of the execution that carries a placement's shard (or its hop)."""
+    return lambda placement, hop=0: described(sfn, state_machine_arn, shard_name(placement, hop))
+
+
+@pytest.fixture
+def aborted(sfn, state_machine_arn):
+    """The names of the executions stopped since the test began: the api function stops none."""
+
+    def names() -> list[str]:
+        pages = sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=state_machine_arn, statusFilter="ABORTED"
+        )
+        return [execution["name"] for page in pages for execution in page["executions"]]
+
+    before = set(names())
+    return lambda: [name for name in names() if name not in before]
+
+
+@pytest.fixture
+def emit_shard(emit, state_machine_arn, registry):
+    """Invoke the emit function on the shard that holds a task's current version."""
+
+    def run(task_id: str) -> dict[str, Any]:
+        placement = registry.get(task_id).placement
+        result: dict[str, Any] = emit(shard_event(placement, state_machine_arn))
+        return result
+
+    return run

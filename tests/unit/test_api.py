@@ -3,7 +3,6 @@ moto: what it answers, and where it leaves a task (its registry item, its slot e
 execution of its slot's shard)."""
 
 import base64
-import itertools
 import json
 import re
 import uuid
@@ -13,76 +12,24 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from task_scheduler import aws, timing
-from task_scheduler.decisions import MAX_SEGMENT_SECONDS
-from task_scheduler.models import ErrorResponse
-from task_scheduler.records import TaskRecord, TaskStatus
-from task_scheduler.registry import ConditionFailed, Registry
-from task_scheduler.scheduling import MAX_SNS_MESSAGE_BYTES, MAX_TASK_BYTES
-from task_scheduler.slot_store import SlotStore
-from task_scheduler.slots import Entry, Placement, slot_release
-from task_scheduler.tasks import execution_arn
-from task_scheduler.timestamps import format_timestamp, parse_timestamp
+from task_scheduler.api.models import ErrorResponse
+from task_scheduler.api.scheduling import MAX_SNS_MESSAGE_BYTES, MAX_TASK_BYTES
+from task_scheduler.aws import clients
+from task_scheduler.aws.registry import ConditionFailed, Registry
+from task_scheduler.core import timing
+from task_scheduler.core.decisions import MAX_SEGMENT_SECONDS
+from task_scheduler.core.records import TaskStatus
+from task_scheduler.core.slots import Placement, slot_release
+from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
+from tests.unit.api_helpers import FUTURE, SOON, assert_error, in_seconds, own_second, shard_name
 from tests.unit.conftest import EMISSION_LEAD, receive, shard_event
 
-# A day within every horizon, whenever the tests run.
-SOON = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
-FUTURE = f"{SOON}T12:00:00Z"
 NORMALISED = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
-
-
-def in_seconds(seconds: float) -> str:
-    return format_timestamp(datetime.now(UTC) + timedelta(seconds=seconds))
-
-
-def slot_entry(registry: Registry, store: SlotStore, task_id: str) -> tuple[TaskRecord, Entry]:
-    """The registry record of a task and the entry its placement names in the slot table."""
-    record = registry.get(task_id)
-    assert record is not None
-    assert record.placement is not None
-    assert record.execution_arn is None  # no execution of its own
-    entry = store.get(record.placement)
-    assert entry is not None
-    assert (entry.id, entry.version, entry.timestamp) == (task_id, record.version, record.timestamp)
-    assert entry.placement == record.placement
-    return record, entry
-
-
-def shard_name(placement: Placement, hop: int = 0) -> str:
-    base = f"slot-{placement.slot}-{placement.shard}"
-    return base if hop == 0 else f"{base}-{hop}"
-
-
-def described(sfn: Any, state_machine_arn: str, name: str) -> tuple[str, dict[str, Any]]:
-    """The status and input of the execution named `name`."""
-    execution = sfn.describe_execution(executionArn=execution_arn(state_machine_arn, name))
-    return execution["status"], json.loads(execution["input"])
 
 
 def execution_names(sfn: Any, state_machine_arn: str) -> set[str]:
     pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn)
     return {execution["name"] for page in pages for execution in page["executions"]}
-
-
-@pytest.fixture
-def stored(registry, slot_store):
-    """The registry record and slot entry of a task, by id."""
-    return lambda task_id: slot_entry(registry, slot_store, task_id)
-
-
-@pytest.fixture
-def shard(sfn, state_machine_arn):
-    """The status and input of the execution that carries a placement's shard (or its hop)."""
-    return lambda placement, hop=0: described(sfn, state_machine_arn, shard_name(placement, hop))
-
-
-def assert_error(answer: Any, status: int, rule: str, field: str | None = None) -> ErrorResponse:
-    assert answer.status == status, answer.body
-    assert answer.headers["Content-Type"] == "application/json"
-    error = ErrorResponse.model_validate(answer.body)
-    assert error.message
-    assert (field, rule) in [(e.field, e.rule) for e in error.errors], error
-    return error
 
 
 def test_schedules_a_task(post_schedule, stored, shard, sfn, state_machine_arn):
@@ -538,14 +485,6 @@ def test_route_behind_a_named_stage(post_schedule):
     assert post_schedule({"timestamp": FUTURE, "message": 1}, stage="prod").status == 201
 
 
-_seconds = itertools.count(1)
-
-
-def own_second() -> str:
-    """A timestamp in a slot of its own: no other test's task starts its shard's execution."""
-    return format_timestamp(parse_timestamp(FUTURE) + timedelta(hours=1, seconds=next(_seconds)))
-
-
 def chosen() -> dict[str, Any]:
     """A task request with an id of its own, in a slot of its own."""
     return {"timestamp": own_second(), "message": 1, "id": f"task-{uuid.uuid4().hex}"}
@@ -568,7 +507,7 @@ def _fail_start_execution(monkeypatch: pytest.MonkeyPatch, error: Exception) -> 
     def start_execution(**_: Any) -> None:
         raise error
 
-    monkeypatch.setattr(aws.client("stepfunctions"), "start_execution", start_execution)
+    monkeypatch.setattr(clients.client("stepfunctions"), "start_execution", start_execution)
 
 
 @pytest.mark.parametrize(
@@ -624,7 +563,7 @@ def test_a_task_claimed_before_its_failed_start_is_withdrawn_is_scheduled(
         registry.claim(request["id"], 1, timing.utc_now(), "slot-emit")
         raise ClientError({"Error": {"Code": "InternalServerError"}}, "StartExecution")
 
-    monkeypatch.setattr(aws.client("stepfunctions"), "start_execution", claimed_then_failed)
+    monkeypatch.setattr(clients.client("stepfunctions"), "start_execution", claimed_then_failed)
 
     answer = post_schedule(request)
 
@@ -678,7 +617,7 @@ def test_execution_started_by_a_retried_call_is_a_success(
     post_schedule, monkeypatch, shard, stored, execution_status
 ):
     # The first attempt started the execution but its answer was lost; the retry is refused.
-    sfn = aws.client("stepfunctions")
+    sfn = clients.client("stepfunctions")
     start = sfn.start_execution
 
     def start_then_lose_the_answer(**arguments: Any) -> None:

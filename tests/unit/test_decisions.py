@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from task_scheduler.decisions import (
+from task_scheduler.core.decisions import (
     CancelAction,
     ScheduleAction,
     Verdict,
@@ -17,8 +17,8 @@ from task_scheduler.decisions import (
     segment_owner,
     segment_release,
 )
-from task_scheduler.records import TaskRecord, TaskStatus
-from task_scheduler.tasks import Task, TaskExecution, message_sha256
+from task_scheduler.core.records import TaskRecord, TaskStatus
+from task_scheduler.core.tasks import Task, TaskExecution, message_sha256
 
 NOW = datetime(2030, 1, 1, 12, 0, 0, 400_000, tzinfo=UTC)
 RECORD = TaskRecord(

@@ -13,12 +13,14 @@ from uuid import uuid4
 import pytest
 from botocore.exceptions import ClientError
 
-from task_scheduler import aws, scheduling, timing
-from task_scheduler.errors import TooLarge
-from task_scheduler.records import TaskStatus
-from task_scheduler.slots import Entry, Placement, ShardExecution, describe_entry, slot_of
-from task_scheduler.tasks import Task, TaskExecution
-from task_scheduler.timestamps import format_timestamp, parse_timestamp
+from task_scheduler.api import scheduling
+from task_scheduler.api.errors import TooLarge
+from task_scheduler.aws import clients
+from task_scheduler.core import timing
+from task_scheduler.core.records import TaskStatus
+from task_scheduler.core.slots import Entry, Placement, ShardExecution, describe_entry, slot_of
+from task_scheduler.core.tasks import Task, TaskExecution
+from task_scheduler.core.timestamps import format_timestamp, parse_timestamp
 from tests.unit.conftest import EMISSION_LEAD, Topic, receive, record_of, shard_event
 
 # A failed invocation publishes no metric; Powertools warns about it.
@@ -248,8 +250,8 @@ def test_invalid_event_raises_and_publishes_nothing(emit, sqs, topic, event):
 def test_the_clients_are_built_at_init():
     # A fresh interpreter is a cold start: importing the handler is its init phase.
     code = (
-        "import task_scheduler.handlers.emit; from task_scheduler import aws; "
-        "print(aws.client.cache_info().currsize)"
+        "import task_scheduler.emit.handler; from task_scheduler.aws import clients; "
+        "print(clients.client.cache_info().currsize)"
     )
     built = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
@@ -266,7 +268,7 @@ def failing_publish_batch(message: str, code: str = "InvalidParameter") -> Any:
 
 
 def test_an_error_leaves_bounded_with_its_type(emit, topic, one_task, monkeypatch, emit_handler):
-    sns = aws.client("sns")
+    sns = clients.client("sns")
     monkeypatch.setattr(sns, "publish_batch", failing_publish_batch('\u00e9"\n' * 400_000))
 
     with pytest.raises(ClientError) as raised:
@@ -328,7 +330,7 @@ def test_the_dead_letter_of_the_largest_task_fits_step_functions_and_sqs(
     timestamp = parse_timestamp(format_timestamp(timing.utc_now()))
     placed = place_task(largest_message(task_id, timestamp), timestamp=timestamp, task_id=task_id)
     event = shard_event(placed.placement, state_machine_arn)
-    sns = aws.client("sns")
+    sns = clients.client("sns")
     monkeypatch.setattr(sns, "publish_batch", failing_publish_batch('"\\' * 100_000))
 
     with pytest.raises(ClientError) as raised:
@@ -349,7 +351,7 @@ def test_the_dead_letter_state_of_the_largest_task_before_slots_fits_step_functi
 ):
     # An execution started before time slots carries its message in its input, which the Catch
     # adds the error to; the api function of that time kept such inputs within MAX_TASK_BYTES.
-    sns = aws.client("sns")
+    sns = clients.client("sns")
     monkeypatch.setattr(sns, "publish_batch", failing_publish_batch('"\\' * 100_000))
     event = task_event("x")
     event["task"]["message"] = "x" * (scheduling.MAX_TASK_BYTES - size(event["task"]) + 1)
@@ -373,12 +375,12 @@ def test_the_dead_letter_state_of_the_largest_task_before_slots_fits_step_functi
 def test_the_clients_exist_before_the_hold(emit, topic, one_task, monkeypatch):
     # On a cold start, building a client after the hold would delay the claim and the publish.
     event = one_task("x")[1]
-    aws.client.cache_clear()
+    clients.client.cache_clear()
     clients_at_hold = []
     real_hold = timing.hold_until
 
     def hold(*args, **kwargs):
-        clients_at_hold.append(aws.client.cache_info().currsize)
+        clients_at_hold.append(clients.client.cache_info().currsize)
         return real_hold(*args, **kwargs)
 
     monkeypatch.setattr(timing, "hold_until", hold)
@@ -427,7 +429,7 @@ def test_emit_imports_neither_pydantic_nor_the_api():
     # Its cold start eats into the emission lead: stdlib, boto3 and Powertools' Logger and
     # Metrics, and the stdlib-only modules of the package the emit path needs.
     code = (
-        "import sys, task_scheduler.handlers.emit; "
+        "import sys, task_scheduler.emit.handler; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('pydantic', 'pydantic_core', 'aws_xray_sdk') or m.startswith('task_scheduler.') "
         "or m.startswith('aws_lambda_powertools.utilities.idempotency')))"
@@ -437,21 +439,23 @@ def test_emit_imports_neither_pydantic_nor_the_api():
     ).stdout
     assert eval(imported) == [
         "task_scheduler.aws",
-        "task_scheduler.decisions",
-        "task_scheduler.emission",
-        "task_scheduler.emit_settings",
-        "task_scheduler.executions",
-        "task_scheduler.handlers",
-        "task_scheduler.handlers.emit",
-        "task_scheduler.placement",
-        "task_scheduler.publisher",
-        "task_scheduler.records",
-        "task_scheduler.registry",
-        "task_scheduler.slot_store",
-        "task_scheduler.slots",
-        "task_scheduler.tasks",
-        "task_scheduler.timestamps",
-        "task_scheduler.timing",
+        "task_scheduler.aws.clients",
+        "task_scheduler.aws.executions",
+        "task_scheduler.aws.placement",
+        "task_scheduler.aws.registry",
+        "task_scheduler.aws.slot_store",
+        "task_scheduler.core",
+        "task_scheduler.core.decisions",
+        "task_scheduler.core.records",
+        "task_scheduler.core.slots",
+        "task_scheduler.core.sns_message",
+        "task_scheduler.core.tasks",
+        "task_scheduler.core.timestamps",
+        "task_scheduler.core.timing",
+        "task_scheduler.emit",
+        "task_scheduler.emit.handler",
+        "task_scheduler.emit.publisher",
+        "task_scheduler.emit.settings",
     ]
 
 

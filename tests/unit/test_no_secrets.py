@@ -25,9 +25,9 @@ from uuid import uuid4
 import pytest
 from botocore.exceptions import ClientError
 
-from task_scheduler import aws
+from task_scheduler.aws import clients
+from tests.unit.api_helpers import described, in_seconds, shard_name, slot_entry
 from tests.unit.conftest import ApiAnswer, Topic, receive, shard_event
-from tests.unit.test_api import described, in_seconds, shard_name, slot_entry
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
@@ -141,11 +141,11 @@ def sent_to_aws(mocked_aws: None) -> Iterator[list[str]]:
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
         calls.append(f"{model.name} {json.dumps(params, default=str)}")
 
-    clients = [aws.client(name) for name in ("stepfunctions", "dynamodb", "sns")]
-    for client in clients:
+    sdk_clients = [clients.client(name) for name in ("stepfunctions", "dynamodb", "sns")]
+    for client in sdk_clients:
         client.meta.events.register("before-parameter-build", record)
     yield calls
-    for client in clients:
+    for client in sdk_clients:
         client.meta.events.unregister("before-parameter-build", record)
 
 
@@ -202,7 +202,7 @@ def test_no_request_credential_or_header_goes_further(
         raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetItem")
 
     with monkeypatch.context() as patch:
-        patch.setattr(aws.client("dynamodb"), "get_item", denied)
+        patch.setattr(clients.client("dynamodb"), "get_item", denied)
         answers.append(call("GET", f"/schedule/{task_id}"))  # an upstream failure, logged
 
     record, entry = slot_entry(registry, slot_store, task_id)
@@ -275,7 +275,8 @@ def test_nothing_extra_in_the_emit_event_goes_further(
 
 _INVOKE_BOTH = """
 import json, sys
-from task_scheduler.handlers import api, emit
+from task_scheduler.emit import handler as emit
+from task_scheduler.api import handler as api
 
 class Context:
     function_name, memory_limit_in_mb, aws_request_id = "f", 128, "r"

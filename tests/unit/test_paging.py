@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from task_scheduler.paging import InvalidToken, decode_token, encode_token
-from task_scheduler.records import TaskStatus
+from task_scheduler.api.paging import InvalidToken, decode_token, encode_token
+from task_scheduler.core.records import TaskStatus
 
 SCAN_KEY = {"id": {"S": "task-1"}}
 QUERY_KEY = {

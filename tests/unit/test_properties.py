@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from task_scheduler.emission import build_sns_message
-from task_scheduler.tasks import Task
-from tests.unit.test_api import slot_entry
+from task_scheduler.core.sns_message import build_sns_message
+from task_scheduler.core.tasks import Task
+from tests.unit.api_helpers import slot_entry
 
 # Function-scoped fixtures (moto, the handler) are reused across examples on purpose: each
 # example starts from what the API promises to handle, whatever state earlier ones left.

@@ -23,22 +23,22 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models import DynamoDBBackend
 
-from task_scheduler import decisions, timing
-from task_scheduler.decisions import CancelAction, Verdict
-from task_scheduler.errors import TaskConflict
-from task_scheduler.executions import Executions
-from task_scheduler.placement import Placer
-from task_scheduler.records import TaskRecord, TaskStatus
-from task_scheduler.registry import ConditionFailed, Registry
-from task_scheduler.slot_store import SlotStore
-from task_scheduler.slots import (
+from task_scheduler.api.errors import TaskConflict
+from task_scheduler.aws.executions import Executions
+from task_scheduler.aws.placement import Placer
+from task_scheduler.aws.registry import ConditionFailed, Registry
+from task_scheduler.aws.slot_store import SlotStore
+from task_scheduler.core import decisions, timing
+from task_scheduler.core.decisions import CancelAction, Verdict
+from task_scheduler.core.records import TaskRecord, TaskStatus
+from task_scheduler.core.slots import (
     DEFAULT_SHARD_UNITS,
     Placement,
     SoloExecution,
     slot_release,
 )
-from task_scheduler.tasks import Task, message_sha256
-from task_scheduler.timestamps import format_timestamp
+from task_scheduler.core.tasks import Task, message_sha256
+from task_scheduler.core.timestamps import format_timestamp
 from tests.unit.conftest import EMISSION_LEAD, Topic, receive, shard_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -227,7 +227,7 @@ def test_a_failed_start_withdraws_the_task_unless_a_claim_came_first(
     invoke_api, registry, monkeypatch, claimed
 ):
     # invoke_api: the api function's environment.
-    service_module = importlib.import_module("task_scheduler.service")
+    service_module = importlib.import_module("task_scheduler.api.service")
 
     def claim_then_fail(self: Placer, task_id: str, version: int, placement: Placement, now):
         if claimed:  # the shard's emit, already released, claims it between the two steps
@@ -268,7 +268,7 @@ def own_state_machine(sfn: Any) -> str:
 
 @pytest.fixture
 def own_placer(slot_store: SlotStore, sfn: Any, own_state_machine: str) -> Placer:
-    from task_scheduler.decisions import MAX_SEGMENT_SECONDS
+    from task_scheduler.core.decisions import MAX_SEGMENT_SECONDS
 
     return Placer(
         slot_store,
@@ -628,7 +628,7 @@ def test_a_cancel_racing_the_emission_on_threads_lets_exactly_one_happen(
     # within 40 ms either side of it.
     rng = random.Random(8)
     # Imported once the environment is set: its module's logger takes the service name from it.
-    service = importlib.import_module("task_scheduler.service").TaskService.from_env()
+    service = importlib.import_module("task_scheduler.api.service").TaskService.from_env()
     outcomes = []
     for _ in range(ROUNDS):
         task_id, event = scheduled("raced", in_seconds=0.15)

@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from task_scheduler.records import TaskRecord, TaskStatus, from_item, to_item
-from task_scheduler.registry import ConditionFailed, Registry
-from task_scheduler.slots import Placement
+from task_scheduler.aws.registry import ConditionFailed, Registry
+from task_scheduler.core.records import TaskRecord, TaskStatus, from_item, to_item
+from task_scheduler.core.slots import Placement
 from tests.unit.conftest import create_tasks_table
 
 NOW = datetime(2030, 1, 1, 12, 0, 0, 123_000, tzinfo=UTC)

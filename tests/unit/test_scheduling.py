@@ -5,9 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from task_scheduler.emission import build_sns_message
-from task_scheduler.errors import BeyondHorizon, InvalidId, TooLarge
-from task_scheduler.scheduling import (
+from task_scheduler.api.errors import BeyondHorizon, InvalidId, TooLarge
+from task_scheduler.api.scheduling import (
     MAX_SNS_MESSAGE_BYTES,
     MAX_TASK_BYTES,
     build_task,
@@ -16,9 +15,10 @@ from task_scheduler.scheduling import (
     latest_timestamp,
     requested_id,
 )
-from task_scheduler.slots import Entry, describe_entry
-from task_scheduler.tasks import Task
-from task_scheduler.timestamps import format_timestamp
+from task_scheduler.core.slots import Entry, describe_entry
+from task_scheduler.core.sns_message import build_sns_message
+from task_scheduler.core.tasks import Task
+from task_scheduler.core.timestamps import format_timestamp
 
 NOW = datetime(2030, 1, 1, 0, 0, 0, 250, tzinfo=UTC)  # sub-millisecond on purpose
 TASK_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"

@@ -3,8 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from task_scheduler.emit_settings import EmitSettings
-from task_scheduler.settings import ApiSettings
+from task_scheduler.api.settings import ApiSettings
+from task_scheduler.emit.settings import EmitSettings
 
 ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:task-scheduler"
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:tasks"

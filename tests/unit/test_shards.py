@@ -15,12 +15,12 @@ from uuid import uuid4
 import pytest
 from botocore.exceptions import ClientError
 
-from task_scheduler import aws, slots, timing
-from task_scheduler.emit_settings import EmitSettings
-from task_scheduler.executions import Executions
-from task_scheduler.placement import Placer
-from task_scheduler.records import TaskStatus
-from task_scheduler.slots import (
+from task_scheduler.aws import clients
+from task_scheduler.aws.executions import Executions
+from task_scheduler.aws.placement import Placer
+from task_scheduler.core import slots, timing
+from task_scheduler.core.records import TaskStatus
+from task_scheduler.core.slots import (
     Placement,
     ShardExecution,
     SoloExecution,
@@ -28,8 +28,9 @@ from task_scheduler.slots import (
     slot_release,
     units,
 )
-from task_scheduler.tasks import Task, execution_arn, message_sha256
-from task_scheduler.timestamps import format_timestamp
+from task_scheduler.core.tasks import Task, execution_arn, message_sha256
+from task_scheduler.core.timestamps import format_timestamp
+from task_scheduler.emit.settings import EmitSettings
 from tests.unit.conftest import EMISSION_LEAD, receive, shard_event
 
 # A failed invocation publishes no metric; Powertools warns about it.
@@ -83,7 +84,7 @@ def parked(sqs: Any, queue_url: str, task_ids: set[str]) -> list[dict[str, Any]]
 def batches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[datetime, list[str]]]:
     """Each PublishBatch call: when it was made, and the task ids it carried, in order."""
     calls: list[tuple[datetime, list[str]]] = []
-    sns = aws.client("sns")
+    sns = clients.client("sns")
     real = sns.publish_batch
 
     def spy(**arguments: Any) -> Any:
@@ -297,7 +298,7 @@ def test_a_task_rescheduled_to_another_slot_emits_only_there(
 
 def publisher_module() -> Any:
     # Imported once the environment is set: its child logger takes the service name from it.
-    return importlib.import_module("task_scheduler.publisher")
+    return importlib.import_module("task_scheduler.emit.publisher")
 
 
 @pytest.fixture
@@ -308,7 +309,7 @@ def refuse(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], list[int]]:
 
     def install(task_id: str) -> list[int]:
         attempts: list[int] = []
-        sns = aws.client("sns")
+        sns = clients.client("sns")
         real = sns.publish_batch
 
         def publish_batch(**arguments: Any) -> Any:
@@ -384,7 +385,7 @@ def test_a_task_sns_refuses_is_dead_lettered_alone(
 
 def failing_on(task_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every PublishBatch call carrying `task_id` fail as a whole."""
-    sns = aws.client("sns")
+    sns = clients.client("sns")
     real = sns.publish_batch
 
     def publish_batch(**arguments: Any) -> Any:

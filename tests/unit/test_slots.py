@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from task_scheduler.decisions import MAX_SEGMENT_SECONDS
-from task_scheduler.slots import (
+from task_scheduler.core.decisions import MAX_SEGMENT_SECONDS
+from task_scheduler.core.slots import (
     DEFAULT_SHARD_UNITS,
     MAX_SHARD_UNITS,
     UNIT_BYTES,
@@ -24,8 +24,8 @@ from task_scheduler.slots import (
     slot_release,
     units,
 )
-from task_scheduler.tasks import TASK_ID_PATTERN, execution_name
-from task_scheduler.timing import EARLIEST_RELEASE
+from task_scheduler.core.tasks import TASK_ID_PATTERN, execution_name
+from task_scheduler.core.timing import EARLIEST_RELEASE
 
 NOW = datetime(2030, 1, 1, 12, 0, 0, 400_000, tzinfo=UTC)
 SLOT = 1893499200  # 2030-01-01T12:00:00Z

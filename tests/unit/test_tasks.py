@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from task_scheduler.tasks import (
+from task_scheduler.core.tasks import (
     Task,
     TaskExecution,
     execution_arn,

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from task_scheduler.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
+from task_scheduler.core.timestamps import InvalidTimestamp, format_timestamp, parse_timestamp
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from task_scheduler.timing import EARLIEST_RELEASE, format_release, hold_until, release_at
+from task_scheduler.core.timing import EARLIEST_RELEASE, format_release, hold_until, release_at
 
 DUE = datetime(2030, 1, 1, 12, 0, 0, 950_000, tzinfo=UTC)  # 12:00:00.950Z
 
