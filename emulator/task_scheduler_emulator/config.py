@@ -16,7 +16,7 @@ from moto.core.config import DefaultConfig, default_user_config
 from moto.core.models import MockAWS
 from moto.moto_api._internal.models import moto_api_backend
 
-from .patches import apply_patches
+from . import patches
 
 EMULATOR_CONFIG: DefaultConfig = {
     "lambda": {"use_docker": False},  # never try Docker; lambda_runtime runs the handlers
@@ -39,5 +39,5 @@ def mock_emulator() -> MockAWS:
 
     Not in a process that runs :class:`~.server.Emulator`: ``mock_aws`` resets every backend.
     """
-    apply_patches()
+    patches.apply()
     return mock_aws(config=EMULATOR_CONFIG)

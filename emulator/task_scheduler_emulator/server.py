@@ -20,9 +20,8 @@ import sys
 
 from moto.server import ThreadedMotoServer
 
-from . import lambda_runtime
+from . import lambda_runtime, patches
 from .config import configure
-from .patches import apply_patches
 
 SWITCH_INTERVAL_SECONDS = 0.001
 
@@ -31,7 +30,7 @@ class Emulator:
     """A running moto server; use as a context manager or call :meth:`stop`."""
 
     def __init__(self, port: int = 0) -> None:
-        apply_patches()
+        patches.apply()
         self._previous_switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         self._previous_config = configure()

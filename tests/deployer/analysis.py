@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from task_scheduler_emulator.request_log import RecordedRequest
+from task_scheduler_emulator.patches.request_log import RecordedRequest
 from tests.deployer.authorization import Authorization, Mapper
 from tests.deployer.aws_calls import ApiCall, parse
 from tests.deployer.policy_evaluator import Policy, wildcard_match

@@ -1,10 +1,14 @@
-"""The single entry point that applies every moto patch of the emulator (idempotent)."""
+"""The single entry point that applies every moto patch of the emulator (idempotent).
+
+Each patch module makes moto behave as the AWS page its docstring cites, and has a
+``patch()`` that asserts the moto seam it replaces still exists before replacing it.
+"""
 
 from __future__ import annotations
 
 import threading
 
-from . import (
+from task_scheduler_emulator import (
     apigw_route_scopes,
     apigw_stage,
     apigw_stage_tags,
@@ -12,7 +16,6 @@ from . import (
     lambda_config,
     lambda_layers,
     lambda_runtime,
-    request_log,
     sfn_clients,
     sfn_executions,
     sfn_parser_state,
@@ -21,8 +24,10 @@ from . import (
     sfn_wait,
 )
 
-# Gaps 1, 2, 5, 6, then the further gaps 8 to 16 (3 and 4 are set by config.py/server.py; 7 is
-# the gateway).
+from . import request_log
+
+# In the order they were found (moto's config switches and MOTO_PORT are set by config.py and
+# server.py; the HTTP API gateway is gateway/).
 _PATCHES = [sfn_validate, sfn_versions, lambda_runtime, sfn_wait]
 _PATCHES += [lambda_layers, lambda_config, apigw_stage, apigw_stage_tags, request_log]
 _PATCHES += [sfn_clients, dynamodb_atomic, sfn_executions, sfn_parser_state, apigw_route_scopes]
@@ -30,7 +35,7 @@ _lock = threading.Lock()
 _applied = False
 
 
-def apply_patches() -> None:
+def apply() -> None:
     """Patch moto in this process; safe to call repeatedly."""
     global _applied
     with _lock:
