@@ -16,21 +16,15 @@ from task_scheduler_emulator import (
     lambda_config,
     lambda_layers,
     lambda_runtime,
-    sfn_clients,
-    sfn_executions,
-    sfn_parser_state,
-    sfn_validate,
-    sfn_versions,
-    sfn_wait,
 )
 
-from . import request_log
+from . import request_log, sfn
 
 # In the order they were found (moto's config switches and MOTO_PORT are set by config.py and
 # server.py; the HTTP API gateway is gateway/).
-_PATCHES = [sfn_validate, sfn_versions, lambda_runtime, sfn_wait]
+_PATCHES = [sfn.validate, sfn.versions, lambda_runtime, sfn.wait]
 _PATCHES += [lambda_layers, lambda_config, apigw_stage, apigw_stage_tags, request_log]
-_PATCHES += [sfn_clients, dynamodb_atomic, sfn_executions, sfn_parser_state, apigw_route_scopes]
+_PATCHES += [sfn.clients, dynamodb_atomic, sfn.executions, sfn.parser_state, apigw_route_scopes]
 _lock = threading.Lock()
 _applied = False
 
