@@ -19,7 +19,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from . import patches
 
 EMULATOR_CONFIG: DefaultConfig = {
-    "lambda": {"use_docker": False},  # never try Docker; lambda_runtime runs the handlers
+    "lambda": {"use_docker": False},  # never try Docker; patches/awslambda runs the handlers
     "stepfunctions": {"execute_state_machine": True},  # interpret the ASL definitions
 }
 

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import lambda_runtime
 from .gateway_jwt import TRUSTED_CA_ENV
 from .local_stack import REGION, REPO_ROOT, LocalStack
+from .patches.awslambda import runtime as lambda_runtime
 
 DEFAULT_STATE_DIR = REPO_ROOT / "build" / "local"
 PID_FILE = "run.pid"

@@ -20,8 +20,9 @@ import sys
 
 from moto.server import ThreadedMotoServer
 
-from . import lambda_runtime, patches
+from . import patches
 from .config import configure
+from .patches.awslambda import runtime as lambda_runtime
 
 SWITCH_INTERVAL_SECONDS = 0.001
 

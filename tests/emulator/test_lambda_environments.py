@@ -14,7 +14,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from task_scheduler_emulator import Emulator, lambda_runtime
+from task_scheduler_emulator import Emulator
+from task_scheduler_emulator.patches.awslambda import runtime as lambda_runtime
 from task_scheduler_emulator.runtimes import RUNTIMES_DIR
 
 from .conftest import REGION, _zip_of

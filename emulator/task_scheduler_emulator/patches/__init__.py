@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import threading
 
-from task_scheduler_emulator import (
-    lambda_config,
-    lambda_layers,
-    lambda_runtime,
-)
-
-from . import apigw, dynamodb, request_log, sfn
+from . import apigw, awslambda, dynamodb, request_log, sfn
 
 # In the order they were found (moto's config switches and MOTO_PORT are set by config.py and
 # server.py; the HTTP API gateway is gateway/).
-_PATCHES = [sfn.validate, sfn.versions, lambda_runtime, sfn.wait]
-_PATCHES += [lambda_layers, lambda_config, apigw.stage, apigw.stage_tags, request_log]
+_PATCHES = [sfn.validate, sfn.versions, awslambda.runtime, sfn.wait]
+_PATCHES += [awslambda.layers, awslambda.config, apigw.stage, apigw.stage_tags, request_log]
 _PATCHES += [sfn.clients, dynamodb.atomic, sfn.executions, sfn.parser_state, apigw.route_scopes]
 _lock = threading.Lock()
 _applied = False

@@ -30,7 +30,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.asl.utils import boto_client
 
-from task_scheduler_emulator.lambda_runtime import ACCOUNT_CONCURRENCY
+from task_scheduler_emulator.patches.awslambda.runtime import ACCOUNT_CONCURRENCY
 
 _original = boto_client.boto_client_for
 

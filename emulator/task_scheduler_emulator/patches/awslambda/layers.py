@@ -5,7 +5,7 @@ CreateFunction/UpdateFunctionConfiguration with ResourceNotFoundException for e.
 ``arn:aws:lambda:<region>:017000801446:layer:AWSLambdaPowertoolsPythonV3-...:<n>``, which
 cannot be fetched locally. This wraps ``moto.awslambda.models.LambdaFunction._get_layers_data``
 so a layer of another account is recorded as-is (CodeSize 0); its code is stood in for by this
-interpreter's site-packages (see :mod:`.lambda_runtime`). Own-account layers still must exist.
+interpreter's site-packages (see :mod:`.runtime`). Own-account layers still must exist.
 """
 
 from __future__ import annotations
