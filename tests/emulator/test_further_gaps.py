@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from task_scheduler_emulator.gateway import match_route
+from task_scheduler_emulator.gateway.http_api import match_route
 
 POWERTOOLS = (
     "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:18"

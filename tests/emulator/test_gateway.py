@@ -16,7 +16,11 @@ from typing import Any
 import pytest
 
 from task_scheduler_emulator import Emulator, Gateway
-from task_scheduler_emulator.gateway import ROUTES_REFRESH_SECONDS, TokenBucket, throttle_limits
+from task_scheduler_emulator.gateway.http_api import (
+    ROUTES_REFRESH_SECONDS,
+    TokenBucket,
+    throttle_limits,
+)
 
 HANDLER = {
     "api.py": """

@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from task_scheduler_emulator import Emulator, Gateway
-from task_scheduler_emulator.gateway_iam import SIGNATURE_MISMATCH, canonical_query, evaluate
+from task_scheduler_emulator.gateway.iam import SIGNATURE_MISMATCH, canonical_query, evaluate
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
