@@ -1,4 +1,4 @@
-"""Gap 3: moto's config switches, set once before anything is created.
+"""moto's config switches, set once before anything is created.
 
 ``stepfunctions.execute_state_machine`` and ``lambda.use_docker`` do not just toggle behaviour:
 each selects a different backend *store* (``stepfunctions_parser_backends`` vs

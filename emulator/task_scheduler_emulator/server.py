@@ -1,6 +1,6 @@
 """The emulator process: moto's ThreadedMotoServer on 127.0.0.1, patched and configured.
 
-Gap 4: moto's Step Functions interpreter calls Lambda, SQS, SNS, ... at
+**MOTO_PORT.** moto's Step Functions interpreter calls Lambda, SQS, SNS, ... at
 ``http://localhost:$MOTO_PORT`` (``moto.settings.moto_server_port``, default 5000), and the
 Lambda runtime points handlers there too, so ``MOTO_PORT`` is set to the port actually bound.
 ``MOTO_PORT`` is process-wide: run one emulator per process.

@@ -1,4 +1,4 @@
-"""Gaps 3 and 4: moto's config switches and MOTO_PORT are set for the running server."""
+"""moto's config switches and MOTO_PORT are set for the running server."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Gap 7: the local gateway serves the stored HTTP API routes through their Lambda integration."""
+"""The local gateway serves the stored HTTP API routes through their Lambda integration."""
 
 from __future__ import annotations
 

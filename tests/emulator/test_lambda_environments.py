@@ -1,4 +1,5 @@
-"""Gap 5: warm execution environments, concurrency, throttling, timeouts and runtimes."""
+"""Lambda execution environments: warm environments, concurrency, throttling, timeouts and
+runtimes."""
 
 from __future__ import annotations
 

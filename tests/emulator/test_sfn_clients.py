@@ -1,4 +1,4 @@
-"""Gap 12: Step Functions' Lambda integration reuses one client instead of building one per Task."""
+"""Step Functions' Lambda integration reuses one client instead of building one per Task."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Gap 7: serve the HTTP APIs (apigatewayv2) that moto only stores.
+"""Serve the HTTP APIs (apigatewayv2) that moto only stores.
 
 Every request is matched against the stored routes of the HTTP APIs (``METHOD /path`` with
 ``{param}``/``{proxy+}``, ``ANY``, ``$default``; a leading named-stage segment is stripped),

@@ -1,4 +1,4 @@
-"""Gap 5: ``lambda:Invoke`` runs the deployed Python handler in warm execution environments.
+"""``lambda:Invoke`` runs the deployed Python handler in warm execution environments.
 
 Without Docker, moto answers Invoke with the request payload and never runs code. This replaces
 ``moto.awslambda.models.LambdaFunction.invoke`` (reached by Invoke, SNS, SQS, ... triggers) and

@@ -1,4 +1,4 @@
-"""Gap 12: Step Functions' service integrations reuse one AWS client per service.
+"""Step Functions' service integrations reuse one AWS client per service.
 
 moto's interpreter builds a new boto3 client (``boto_client_for``) for every Task that calls
 a service: 10 to 30 ms of CPU each, under the emulator's single interpreter lock. When a whole

@@ -1,4 +1,6 @@
-"""Gaps 8-10, found applying the module's resources with the aws provider."""
+"""What the aws provider needs to apply the module's resources: layers of another account,
+LoggingConfig and TracingConfig kept, UpdateStage, route scopes cleared; the gateway's route
+matching."""
 
 from __future__ import annotations
 
