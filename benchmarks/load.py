@@ -46,8 +46,8 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from task_scheduler_emulator import lambda_runtime
 from task_scheduler_emulator.local_stack import REPO_ROOT, LocalStack, client
+from task_scheduler_emulator.patches.awslambda import runtime as lambda_runtime
 
 RESULTS = REPO_ROOT / "bench" / "load.json"
 ALLOWED_REFUSALS = frozenset({429, 503})

@@ -41,8 +41,9 @@ from pricing import (
     shard_write_units,
 )
 
-from task_scheduler_emulator import lambda_runtime, runtimes
+from task_scheduler_emulator import runtimes
 from task_scheduler_emulator.local_stack import REPO_ROOT, LocalStack, client
+from task_scheduler_emulator.patches.awslambda import runtime as lambda_runtime
 
 RESULTS_DIR = REPO_ROOT / "bench"
 ZIP = REPO_ROOT / "dist" / "task_scheduler.zip"

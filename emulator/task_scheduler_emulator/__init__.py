@@ -7,8 +7,8 @@ its HTTP APIs; ``mock_emulator()`` is ``mock_aws`` with the same patches and con
 
 from .config import EMULATOR_CONFIG, mock_emulator
 from .gateway import Gateway
-from .oidc_issuer import OidcIssuer, local_oidc_issuer
-from .patches import apply_patches
+from .gateway.oidc_issuer import OidcIssuer, local_oidc_issuer
+from .patches import apply as apply_patches
 from .server import Emulator, start_emulator
 
 __all__ = [

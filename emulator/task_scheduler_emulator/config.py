@@ -1,4 +1,4 @@
-"""Gap 3: moto's config switches, set once before anything is created.
+"""moto's config switches, set once before anything is created.
 
 ``stepfunctions.execute_state_machine`` and ``lambda.use_docker`` do not just toggle behaviour:
 each selects a different backend *store* (``stepfunctions_parser_backends`` vs
@@ -16,10 +16,10 @@ from moto.core.config import DefaultConfig, default_user_config
 from moto.core.models import MockAWS
 from moto.moto_api._internal.models import moto_api_backend
 
-from .patches import apply_patches
+from . import patches
 
 EMULATOR_CONFIG: DefaultConfig = {
-    "lambda": {"use_docker": False},  # never try Docker; lambda_runtime runs the handlers
+    "lambda": {"use_docker": False},  # never try Docker; patches/awslambda runs the handlers
     "stepfunctions": {"execute_state_machine": True},  # interpret the ASL definitions
 }
 
@@ -39,5 +39,5 @@ def mock_emulator() -> MockAWS:
 
     Not in a process that runs :class:`~.server.Emulator`: ``mock_aws`` resets every backend.
     """
-    apply_patches()
+    patches.apply()
     return mock_aws(config=EMULATOR_CONFIG)

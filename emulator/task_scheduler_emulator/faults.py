@@ -4,8 +4,8 @@ Emulator only, never in the product: the handlers run unchanged and see what an 
 AWS refuses a call. A fault names a service (botocore's name: ``stepfunctions``, ``sns``,
 ``dynamodb``, ``lambda``, ``sqs``, ...), an operation (``StartExecution``, ``Publish``,
 ``PutItem``, ``Invoke``, ...), the AWS error code and the HTTP status, and how many calls it
-hits. It wraps moto's WSGI entry point (as :mod:`.request_log` does), so it sees every request
-the emulator serves: from the Lambda environments' SDKs, from Step Functions' service
+hits. It wraps moto's WSGI entry point (as :mod:`.patches.request_log` does), so it sees every
+request the emulator serves: from the Lambda environments' SDKs, from Step Functions' service
 integrations, from tests.
 
 The error is written in the wire format of the service's protocol, as AWS writes it, so that
@@ -66,8 +66,8 @@ from botocore.exceptions import UnknownServiceError
 from botocore.model import OperationNotFoundError, ServiceModel
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-from .patches import apply_patches
-from .request_log import _signing_service
+from . import patches
+from .patches.request_log import _signing_service
 
 # Errors common to all AWS APIs, with the status AWS documents for each.
 COMMON_ERRORS = {
@@ -381,7 +381,7 @@ def _call(self: DomainDispatcherApplication, environ: dict[str, Any], start_resp
 def patch() -> None:
     """Wrap moto's WSGI entry point (after the emulator's other patches); idempotent."""
     global _wrapped
-    apply_patches()
+    patches.apply()
     with _patch_lock:
         if _wrapped is None:
             _wrapped = DomainDispatcherApplication.__call__

@@ -18,9 +18,10 @@ from typing import Any
 
 import boto3
 
-from . import faults, lambda_runtime
+from . import faults
 from .events import EventFeed
 from .gateway import Gateway
+from .patches.awslambda import runtime as lambda_runtime
 from .server import Emulator, start_emulator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

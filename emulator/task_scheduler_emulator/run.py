@@ -7,7 +7,7 @@ The port defaults to $TASK_SCHEDULER_PORT, else 8080. `--ready-file` receives th
 JSON once the API is served (for scripts and tests). With `authorization_type = "JWT"`, the
 gateway fetches the issuer's keys over HTTPS trusting the system's CAs plus each `--trust-ca`
 file and those in $TASK_SCHEDULER_EMULATOR_TRUSTED_CA (`os.pathsep`-separated), e.g. the local
-test issuer's `ca_file` (task_scheduler_emulator.oidc_issuer).
+test issuer's `ca_file` (task_scheduler_emulator.gateway.oidc_issuer).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import lambda_runtime
-from .gateway_jwt import TRUSTED_CA_ENV
+from .gateway.jwt import TRUSTED_CA_ENV
 from .local_stack import REGION, REPO_ROOT, LocalStack
+from .patches.awslambda import runtime as lambda_runtime
 
 DEFAULT_STATE_DIR = REPO_ROOT / "build" / "local"
 PID_FILE = "run.pid"

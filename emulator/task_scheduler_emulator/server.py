@@ -1,6 +1,6 @@
 """The emulator process: moto's ThreadedMotoServer on 127.0.0.1, patched and configured.
 
-Gap 4: moto's Step Functions interpreter calls Lambda, SQS, SNS, ... at
+**MOTO_PORT.** moto's Step Functions interpreter calls Lambda, SQS, SNS, ... at
 ``http://localhost:$MOTO_PORT`` (``moto.settings.moto_server_port``, default 5000), and the
 Lambda runtime points handlers there too, so ``MOTO_PORT`` is set to the port actually bound.
 ``MOTO_PORT`` is process-wide: run one emulator per process.
@@ -20,9 +20,9 @@ import sys
 
 from moto.server import ThreadedMotoServer
 
-from . import lambda_runtime
+from . import patches
 from .config import configure
-from .patches import apply_patches
+from .patches.awslambda import runtime as lambda_runtime
 
 SWITCH_INTERVAL_SECONDS = 0.001
 
@@ -31,7 +31,7 @@ class Emulator:
     """A running moto server; use as a context manager or call :meth:`stop`."""
 
     def __init__(self, port: int = 0) -> None:
-        apply_patches()
+        patches.apply()
         self._previous_switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         self._previous_config = configure()

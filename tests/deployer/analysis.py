@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from task_scheduler_emulator.request_log import RecordedRequest
+from task_scheduler_emulator.iam_policy import Policy, wildcard_match
+from task_scheduler_emulator.patches.request_log import RecordedRequest
 from tests.deployer.authorization import Authorization, Mapper
 from tests.deployer.aws_calls import ApiCall, parse
-from tests.deployer.policy_evaluator import Policy, wildcard_match
 
 # `"service:Action", # unused: <why>` on an action's line of the deployer document in iam.tf.
 REASON = re.compile(r'"(?P<action>[a-z0-9-]+:[A-Za-z0-9*]+)",?\s*#\s*unused:\s*(?P<why>\S.*)$')

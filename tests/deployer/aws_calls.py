@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote
 import botocore.session
 from botocore.model import ServiceModel
 
-from task_scheduler_emulator.request_log import RecordedRequest
+from task_scheduler_emulator.patches.request_log import RecordedRequest
 
 # SigV4 signing name -> botocore service names that sign with it.
 SERVICES_BY_SIGNING_NAME = {

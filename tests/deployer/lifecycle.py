@@ -29,7 +29,7 @@ import boto3
 
 from task_scheduler_emulator import start_emulator
 from task_scheduler_emulator.local_stack import run_terraform
-from task_scheduler_emulator.request_log import RecordedRequest, recording, requests_from
+from task_scheduler_emulator.patches.request_log import RecordedRequest, recording, requests_from
 from task_scheduler_emulator.terraform import provider_block
 from tests.conftest import REPO_ROOT
 

@@ -3,7 +3,7 @@
 The package fixture applies, refreshes, updates and destroys the module with every optional
 feature on against the emulator, recording each request the provider sends; each is mapped to
 the IAM authorisations AWS performs (tests/deployer/authorization.py) and evaluated against the
-rendered ``deployer_policy_json`` (tests/deployer/policy_evaluator.py).
+rendered ``deployer_policy_json`` (task_scheduler_emulator.iam_policy).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
+from task_scheduler_emulator.iam_policy import Policy
 from tests.conftest import REPO_ROOT
 from tests.deployer.analysis import Analysis, analyse, documented_statements, reasons_for_unused
 from tests.deployer.authorization import Authorization
 from tests.deployer.lifecycle import JWT_ISSUER, PHASES, REGION, Lifecycle
-from tests.deployer.policy_evaluator import Policy
 
 ACCOUNT = "123456789012"  # moto's default account
 BEFORE = Path(__file__).parent / "fixtures" / "deployer_policy_before_issue_7.json"

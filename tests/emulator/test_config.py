@@ -1,4 +1,4 @@
-"""Gaps 3 and 4: moto's config switches and MOTO_PORT are set for the running server."""
+"""moto's config switches and MOTO_PORT are set for the running server."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import get_backend as sfn_backend
 
 from task_scheduler_emulator import Emulator, apply_patches
-from task_scheduler_emulator.lambda_runtime import run_function
+from task_scheduler_emulator.patches.awslambda.runtime import run_function
 
 ACCOUNT = "123456789012"
 

@@ -1,4 +1,5 @@
-"""Gap 13: conditional writes on one item are atomic under the threaded server, as on AWS.
+"""Atomic DynamoDB item operations: conditional writes on one item are atomic under the
+threaded server, as on AWS.
 
 Without the patch several racing ``UpdateItem ... ConditionExpression version = :old`` calls
 pass their condition (moto checks and writes without a lock), and optimistic locking breaks.

@@ -1,4 +1,4 @@
-"""Gap 7: the local gateway serves the stored HTTP API routes through their Lambda integration."""
+"""The local gateway serves the stored HTTP API routes through their Lambda integration."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ from typing import Any
 import pytest
 
 from task_scheduler_emulator import Emulator, Gateway
-from task_scheduler_emulator.gateway import ROUTES_REFRESH_SECONDS, TokenBucket, throttle_limits
+from task_scheduler_emulator.gateway.http_api import (
+    ROUTES_REFRESH_SECONDS,
+    TokenBucket,
+    throttle_limits,
+)
 
 HANDLER = {
     "api.py": """

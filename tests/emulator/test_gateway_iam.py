@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from task_scheduler_emulator import Emulator, Gateway
-from task_scheduler_emulator.gateway_iam import SIGNATURE_MISMATCH, canonical_query, evaluate
+from task_scheduler_emulator.gateway.iam import SIGNATURE_MISMATCH, canonical_query
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -344,29 +344,6 @@ def test_none_routes_stay_open(stack: Stack) -> None:
 def test_routes_with_authorizers_the_gateway_cannot_run_stay_closed(stack: Stack) -> None:
     assert send(stack, "GET", "/jwt")[::2] == (401, {"message": "Unauthorized"})
     assert send(stack, "GET", "/jwt", key=stack.keys["caller"])[0] == 401
-
-
-@pytest.mark.parametrize(
-    ("statement", "expected"),
-    [
-        ({"Action": "EXECUTE-API:invoke", "Resource": "arn:a/*"}, "allow"),  # actions: any case
-        ({"Action": "execute-api:*", "Resource": "ARN:A/*"}, "implicit_deny"),  # resources: exact
-        ({"Action": "execute-api:Invoke", "Resource": "arn:a/?/GET/x"}, "allow"),
-        ({"Action": "execute-api:Invoke", "Resource": "arn:a/??/GET/x"}, "implicit_deny"),
-        ({"NotAction": "s3:*", "Resource": "*"}, "allow"),
-        ({"Action": "*", "NotResource": "arn:a/s/GET/x"}, "implicit_deny"),
-        ({"Action": "*", "NotResource": "arn:b/*"}, "allow"),
-        (
-            {"Action": "*", "Resource": "*", "Condition": {"Bool": {"aws:X": "true"}}},
-            "implicit_deny",
-        ),
-        ({"Action": "*", "Resource": "*", "Effect": "Deny"}, "explicit_deny"),
-    ],
-)
-def test_policy_evaluation(statement: dict[str, Any], expected: str) -> None:
-    policy = {"Statement": [{"Effect": "Allow", **statement}]}
-
-    assert evaluate([policy], "execute-api:Invoke", "arn:a/s/GET/x") == expected
 
 
 def test_canonical_query_encodes_names_and_values_and_sorts() -> None:

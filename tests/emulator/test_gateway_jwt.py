@@ -22,14 +22,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from task_scheduler_emulator import Emulator, Gateway
-from task_scheduler_emulator.gateway_jwt import (
+from task_scheduler_emulator.gateway.jwt import (
     TRUSTED_CA_ENV,
     JwtAuthorizer,
     JwtDenied,
     claim_value,
     token_scopes,
 )
-from task_scheduler_emulator.oidc_issuer import OidcIssuer, local_oidc_issuer, new_rsa_key
+from task_scheduler_emulator.gateway.oidc_issuer import OidcIssuer, local_oidc_issuer, new_rsa_key
 
 ECHO = """
 import json

@@ -1,4 +1,5 @@
-"""Gap 5: warm execution environments, concurrency, throttling, timeouts and runtimes."""
+"""Lambda execution environments: warm environments, concurrency, throttling, timeouts and
+runtimes."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from task_scheduler_emulator import Emulator, lambda_runtime
+from task_scheduler_emulator import Emulator
+from task_scheduler_emulator.patches.awslambda import runtime as lambda_runtime
 from task_scheduler_emulator.runtimes import RUNTIMES_DIR
 
 from .conftest import REGION, _zip_of

@@ -1,4 +1,4 @@
-"""Gap 5: Lambda handlers from the deployed zip run, and Step Functions Retry/Catch see errors."""
+"""Lambda handlers from the deployed zip run, and Step Functions Retry/Catch see errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Gaps 3 and 5 under ``mock_aws``: same backends, handlers run in-process.
+"""moto's config switches and the Lambda runtime under ``mock_aws``: same backends, handlers
+run in-process.
 
 Runs in a subprocess: ``mock_aws`` resets every moto backend of its process, which would wipe
 the session's emulator.

@@ -11,7 +11,7 @@ import pytest
 
 from task_scheduler_client import cli
 from task_scheduler_emulator import run
-from task_scheduler_emulator.gateway_jwt import TRUSTED_CA_ENV
+from task_scheduler_emulator.gateway.jwt import TRUSTED_CA_ENV
 from task_scheduler_emulator.run import PID_FILE, stop_running, trust
 
 

@@ -1,4 +1,4 @@
-"""Gaps 1 and 2: the Step Functions calls the aws provider makes that moto lacks."""
+"""The Step Functions calls the aws provider makes that moto lacks."""
 
 from __future__ import annotations
 

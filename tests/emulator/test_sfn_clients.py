@@ -1,4 +1,4 @@
-"""Gap 12: Step Functions' Lambda integration reuses one client instead of building one per Task."""
+"""Step Functions' Lambda integration reuses one client instead of building one per Task."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from task_scheduler_emulator import sfn_clients
+from task_scheduler_emulator.patches.sfn import clients
 
 HANDLER = {"echo.py": "def handler(event, context):\n    return event\n"}
 
@@ -28,7 +28,7 @@ def test_lambda_tasks_share_one_client(
         },
     }
     first = run_execution(definition, {"n": 1})
-    built = sfn_clients._client.cache_info().misses
+    built = clients._client.cache_info().misses
 
     later = [run_execution(definition, {"n": n}) for n in (2, 3)]
 
@@ -37,4 +37,4 @@ def test_lambda_tasks_share_one_client(
         {"n": 2},
         {"n": 3},
     ]
-    assert sfn_clients._client.cache_info().misses == built  # no client built for later Tasks
+    assert clients._client.cache_info().misses == built  # no client built for later Tasks

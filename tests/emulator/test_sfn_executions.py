@@ -1,5 +1,6 @@
-"""Gap 14 and what the module's state machine relies on: context object, intrinsics, the
-DynamoDB integration, StopExecution and StartExecution's name rules, as on AWS."""
+"""Step Functions' execution lifecycle and what the module's state machine relies on: context
+object, intrinsics, the DynamoDB integration, StopExecution and StartExecution's name rules, as
+on AWS."""
 
 from __future__ import annotations
 

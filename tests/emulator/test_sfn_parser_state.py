@@ -1,4 +1,5 @@
-"""Gap 15: moto's ASL parser state is per parse, so concurrent and failed parses don't leak."""
+"""Per-parse ASL parser state: moto's parser state is per parse, so concurrent and failed
+parses don't leak."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Gap 6: a Wait on a timestamp ends at its whole second (milliseconds truncated, as on AWS)."""
+"""A Wait on a timestamp ends at its whole second (milliseconds truncated, as on AWS)."""
 
 from __future__ import annotations
 

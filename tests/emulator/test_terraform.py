@@ -1,4 +1,5 @@
-"""Gaps 1 and 2 end to end: the aws provider creates and refreshes a state machine.
+"""ValidateStateMachineDefinition and ListStateMachineVersions end to end: the aws provider
+creates and refreshes a state machine.
 
 Without the patches the provider's ValidateStateMachineDefinition and
 ListStateMachineVersions calls fail (max_retries = 1 makes that quick), and so does apply.

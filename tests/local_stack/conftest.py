@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
+from task_scheduler_emulator.gateway.oidc_issuer import TRUSTED_CA_ENV, OidcIssuer
 from task_scheduler_emulator.local_stack import client, terraform
-from task_scheduler_emulator.oidc_issuer import TRUSTED_CA_ENV, OidcIssuer
 
 START_TIMEOUT_SECONDS = 300
 STOP_TIMEOUT_SECONDS = 180

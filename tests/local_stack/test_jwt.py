@@ -1,6 +1,6 @@
 """The module's JWT authorization, end to end: the stack re-applied with authorization_type JWT
-and the local OIDC test issuer (task_scheduler_emulator.oidc_issuer), whose tokens the local
-gateway verifies as API Gateway's JWT authorizer does (signature against the issuer's JWKS,
+and the local OIDC test issuer (task_scheduler_emulator.gateway.oidc_issuer), whose tokens the
+local gateway verifies as API Gateway's JWT authorizer does (signature against the issuer's JWKS,
 expiry, audience, route scopes); then no token value reaches the execution input, the
 registry, the slot table, the SNS message or any log.
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from task_scheduler_emulator.oidc_issuer import OidcIssuer
+from task_scheduler_emulator.gateway.oidc_issuer import OidcIssuer
 from tests.local_stack.conftest import Inbox, RunningStack, at, fresh_second, registry_item
 from tests.local_stack.test_end_to_end import execution_arn
 from tests.local_stack.test_lifecycle import in_seconds, new_id

@@ -1,4 +1,4 @@
-"""Gap 13: DynamoDB item operations are atomic, as on AWS, under the threaded server.
+"""DynamoDB item operations are atomic, as on AWS, under the threaded server.
 
 AWS documents (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/
 BestPractices_ImplementingVersionControl.html, "Best practices for handling concurrent updates

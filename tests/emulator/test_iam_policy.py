@@ -1,4 +1,6 @@
-"""The policy evaluator against AWS's documented evaluation rules (see its docstring)."""
+"""The IAM policy evaluator (task_scheduler_emulator.iam_policy) against AWS's documented
+evaluation rules (see its docstring): the deployer policy tests and the gateway's AWS_IAM
+routes both use it."""
 
 from __future__ import annotations
 
@@ -6,8 +8,13 @@ from typing import Any
 
 import pytest
 
-from tests.deployer.authorization import Authorization
-from tests.deployer.policy_evaluator import Policy, condition_matches, wildcard_match
+from task_scheduler_emulator.iam_policy import (
+    Policy,
+    Query,
+    condition_matches,
+    evaluate,
+    wildcard_match,
+)
 
 ROLE = "arn:aws:iam::111122223333:role/app-api"
 
@@ -20,8 +27,8 @@ def allow(**fields: Any) -> dict[str, Any]:
     return {"Effect": "Allow", **fields}
 
 
-def request(action: str, resource: str, **context: Any) -> Authorization:
-    return Authorization(action, resource, context)
+def request(action: str, resource: str, **context: Any) -> Query:
+    return Query(action, resource, context)
 
 
 @pytest.mark.parametrize(
@@ -141,3 +148,49 @@ def test_every_key_of_a_condition_must_hold() -> None:
 def test_unknown_operators_raise() -> None:
     with pytest.raises(ValueError, match="NumericLessThan"):
         condition_matches("NumericLessThan", "k", ["1"], {"k": "0"})
+
+
+# The gateway's use: several identity-based policies, an outcome, and no request context (the
+# gateway does not build the one AWS would), so conditions fail closed.
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ({"Action": "EXECUTE-API:invoke", "Resource": "arn:a/*"}, "allow"),  # actions: any case
+        ({"Action": "execute-api:*", "Resource": "ARN:A/*"}, "implicit_deny"),  # resources: exact
+        ({"Action": "execute-api:Invoke", "Resource": "arn:a/?/GET/x"}, "allow"),
+        ({"Action": "execute-api:Invoke", "Resource": "arn:a/??/GET/x"}, "implicit_deny"),
+        ({"NotAction": "s3:*", "Resource": "*"}, "allow"),
+        ({"Action": "*", "NotResource": "arn:a/s/GET/x"}, "implicit_deny"),
+        ({"Action": "*", "NotResource": "arn:b/*"}, "allow"),
+        (
+            {"Action": "*", "Resource": "*", "Condition": {"Bool": {"aws:X": "true"}}},
+            "implicit_deny",
+        ),
+        ({"Action": "*", "Resource": "*", "Effect": "Deny"}, "explicit_deny"),
+    ],
+)
+def test_policy_evaluation(statement: dict[str, Any], expected: str) -> None:
+    policy = {"Statement": [{"Effect": "Allow", **statement}]}
+
+    assert evaluate([policy], "execute-api:Invoke", "arn:a/s/GET/x") == expected
+
+
+def test_without_a_request_context_conditions_fail_closed() -> None:
+    conditional = {"Action": "*", "Resource": "*", "Condition": {"Bool": {"aws:X": "true"}}}
+    deny = {"Effect": "Deny", **conditional}
+    allow_all = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    unknown = evaluate([{"Statement": [allow_all, deny]}], "execute-api:Invoke", "arn:a/s/GET/x")
+    assert unknown == "explicit_deny"  # the Deny might hold on AWS: it applies
+    known = evaluate(
+        [{"Statement": [allow_all, deny]}], "execute-api:Invoke", "arn:a/s/GET/x", {"aws:X": False}
+    )
+    assert known == "allow"  # with the key known to be false, the Deny does not apply
+
+
+def test_policies_are_evaluated_together_and_any_deny_wins() -> None:
+    allow = {"Statement": {"Effect": "Allow", "Action": "execute-api:*", "Resource": "*"}}
+    deny = {"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "arn:a/*/DELETE/*"}]}
+    assert evaluate([allow, deny], "execute-api:Invoke", "arn:a/s/GET/x") == "allow"
+    assert evaluate([allow, deny], "execute-api:Invoke", "arn:a/s/DELETE/x") == "explicit_deny"
+    assert evaluate([], "execute-api:Invoke", "arn:a/s/GET/x") == "implicit_deny"
+    assert Policy(allow, deny).evaluate(Query("s3:GetObject", "arn:a/s/DELETE/x", {})).denied_by

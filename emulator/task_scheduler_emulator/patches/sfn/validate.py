@@ -1,9 +1,12 @@
-"""Gap 1: ``states:ValidateStateMachineDefinition`` (moto 5.2.5 answers 500 "not implemented").
+"""``states:ValidateStateMachineDefinition`` (moto 5.2.5 answers 500 "not implemented").
 
 The aws provider calls it when creating/updating ``aws_sfn_state_machine`` and retries the 500
 for minutes. Added as ``moto.stepfunctions.responses.StepFunctionResponse.
 validate_state_machine_definition``; it runs moto's own ASL static analyser (the parser the
-executing backend uses), so a bad definition yields ``result: FAIL`` with a diagnostic.
+executing backend uses), so a bad definition yields ``result: FAIL`` with a diagnostic, as AWS
+answers: "The result value will be FAIL when the workflow definition contains errors that would
+prevent you from creating or updating your state machine"
+(https://docs.aws.amazon.com/step-functions/latest/apireference/API_ValidateStateMachineDefinition.html).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""Gap 2: ``states:ListStateMachineVersions`` (moto 5.2.5 answers 500 "not implemented").
+"""``states:ListStateMachineVersions`` (moto 5.2.5 answers 500 "not implemented").
 
 The aws provider calls it after creating a state machine and on every refresh of
 ``aws_sfn_state_machine``. Added as ``moto.stepfunctions.responses.StepFunctionResponse.
 list_state_machine_versions``, listing the versions moto keeps for ``publish = true``
-(newest first, as AWS does); no pagination.
+newest first, as AWS does ("The results are sorted in descending order of the version creation
+time", https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListStateMachineVersions.html);
+no pagination.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Gap 10: ``apigatewayv2:UpdateStage`` (moto 5.2.5 answers 500 "not implemented").
+"""``apigatewayv2:UpdateStage`` (moto 5.2.5 answers 500 "not implemented").
 
 Changing ``aws_apigatewayv2_stage`` in place (access_log_settings, default_route_settings
 throttling, ...) fails against moto. Added as ``moto.apigatewayv2.responses.
-ApiGatewayV2Response.update_stage``: the request's top-level fields replace the stored ones.
+ApiGatewayV2Response.update_stage``: the request's top-level fields replace the stored ones, as
+the UpdateStage request body of the API reference lists them
+(https://docs.aws.amazon.com/apigatewayv2/latest/api-reference/apis-apiid-stages-stagename.html).
 """
 
 from __future__ import annotations

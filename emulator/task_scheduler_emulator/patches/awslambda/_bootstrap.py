@@ -1,7 +1,7 @@
 """The Python Lambda runtime loop of one execution environment (stdlib only).
 
-Run as ``python -S -c <this source>`` by :mod:`task_scheduler_emulator.lambda_runtime`, it is
-one warm execution environment: the Init phase imports the handler once and reports
+Run as ``python -S -c <this source>`` by :mod:`.runtime` (which reads this file by its path),
+it is one warm execution environment: the Init phase imports the handler once and reports
 ``{"init_ms", "error"}``; then every line read from stdin is one invocation
 (``{"event", "context"}``) answered by one line ``{"error": bool, "payload": ...}`` on the
 original stdout. What the handler prints goes to stderr, the environment's log. Imported

@@ -1,4 +1,4 @@
-"""Gap 12: Step Functions' service integrations reuse one AWS client per service.
+"""Step Functions' service integrations reuse one AWS client per service.
 
 moto's interpreter builds a new boto3 client (``boto_client_for``) for every Task that calls
 a service: 10 to 30 ms of CPU each, under the emulator's single interpreter lock. When a whole
@@ -30,7 +30,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.parser.asl.utils import boto_client
 
-from .lambda_runtime import ACCOUNT_CONCURRENCY
+from task_scheduler_emulator.patches.awslambda.runtime import ACCOUNT_CONCURRENCY
 
 _original = boto_client.boto_client_for
 

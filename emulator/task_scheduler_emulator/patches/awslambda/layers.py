@@ -1,11 +1,13 @@
-"""Gap 8: functions may use layers published by another account (the AWS-owned Powertools layer).
+"""Functions may use layers published by another account (the AWS-owned Powertools layer).
 
 moto resolves a function's ``Layers`` only against layers published to the emulator and fails
 CreateFunction/UpdateFunctionConfiguration with ResourceNotFoundException for e.g.
 ``arn:aws:lambda:<region>:017000801446:layer:AWSLambdaPowertoolsPythonV3-...:<n>``, which
-cannot be fetched locally. This wraps ``moto.awslambda.models.LambdaFunction._get_layers_data``
+cannot be fetched locally. On AWS a layer's owner grants other accounts its use
+(https://docs.aws.amazon.com/lambda/latest/dg/permissions-layer-cross-account.html), as AWS
+does for the Powertools layer. This wraps ``moto.awslambda.models.LambdaFunction._get_layers_data``
 so a layer of another account is recorded as-is (CodeSize 0); its code is stood in for by this
-interpreter's site-packages (see :mod:`.lambda_runtime`). Own-account layers still must exist.
+interpreter's site-packages (see :mod:`.runtime`). Own-account layers still must exist.
 """
 
 from __future__ import annotations

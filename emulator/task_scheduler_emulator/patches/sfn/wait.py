@@ -1,4 +1,4 @@
-"""Gap 6: a Wait state with ``Timestamp``/``TimestampPath`` ends at the timestamp's whole second.
+"""A Wait state with ``Timestamp``/``TimestampPath`` ends at the timestamp's whole second.
 
 AWS documents (https://docs.aws.amazon.com/step-functions/latest/dg/state-wait.html, note under
 ``Timestamp``): "if you specify the wait time as a timestamp, Step Functions considers the time

@@ -1,4 +1,6 @@
-"""Gaps 8-10, found applying the module's resources with the aws provider."""
+"""What the aws provider needs to apply the module's resources: layers of another account,
+LoggingConfig and TracingConfig kept, UpdateStage, route scopes cleared; the gateway's route
+matching."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from task_scheduler_emulator.gateway import match_route
+from task_scheduler_emulator.gateway.http_api import match_route
 
 POWERTOOLS = (
     "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:18"

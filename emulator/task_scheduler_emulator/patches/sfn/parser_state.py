@@ -1,4 +1,4 @@
-"""Gap 15: each Step Functions definition is parsed with its own QueryLanguage scope stack.
+"""Each Step Functions definition is parsed with its own QueryLanguage scope stack.
 
 moto 5.2.5's ASL parser keeps its parse state at class level:
 ``moto.stepfunctions.parser.asl.parse.preprocessor.Preprocessor._query_language_per_scope`` is

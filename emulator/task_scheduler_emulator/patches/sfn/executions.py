@@ -1,4 +1,4 @@
-"""Gap 14: Step Functions execution lifecycle as AWS documents it (start, stop, context times).
+"""Step Functions execution lifecycle as AWS documents it (start, stop, context times).
 
 **StopExecution** (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html):
 "Stops an execution" and answers ``stopDate``. On AWS the execution is ABORTED when the call

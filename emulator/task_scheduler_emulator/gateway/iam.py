@@ -19,13 +19,15 @@ in either direction.
 its groups; a managed policy's default version) are evaluated for ``execute-api:Invoke`` on
 ``arn:aws:execute-api:{region}:{account}:{api-id}/{stage}/{METHOD}/{path}`` (the request's
 method and path without the stage segment): an explicit Deny wins, else an Allow is needed, else
-the request is denied implicitly (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
-Actions match case-insensitively, resources case-sensitively, ``*`` and ``?`` as wildcards;
-``NotAction``/``NotResource`` as documented. moto's ``access_control`` evaluator is not reused:
-it reads ``*`` as a regular expression without escaping the rest (``$default`` never matches),
-lets any statement with ``NotResource`` through (kinder than AWS), and denies on any condition.
-Conditions are not evaluated here: a statement with a ``Condition`` never allows, and a Deny
-with one always applies (fail closed, never kinder). Temporary credentials (session tokens),
+the request is denied implicitly (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
+by :mod:`task_scheduler_emulator.iam_policy`: actions match case-insensitively, resources
+case-sensitively, ``*`` and ``?`` as wildcards; ``NotAction``/``NotResource`` as documented.
+moto's ``access_control`` evaluator is not reused: it reads ``*`` as a regular expression
+without escaping the rest (``$default`` never matches), lets any statement with ``NotResource``
+through (kinder than AWS), and denies on any condition. The gateway does not build the request
+context AWS would (``aws:SourceIp``, ``aws:PrincipalTag/*``, ...), so conditions are not
+decided: a statement with a ``Condition`` never allows, and a Deny with one always applies (fail
+closed, never kinder). Temporary credentials (session tokens),
 presigned query-string signatures, permissions boundaries and SCPs are not supported: such
 requests are refused.
 
@@ -61,13 +63,12 @@ and its decision per route ARN is kept with it; the signature is verified on eve
 from __future__ import annotations
 
 import datetime
-import functools
 import hmac
 import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
@@ -75,6 +76,8 @@ from urllib.parse import quote, unquote
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
+
+from task_scheduler_emulator.iam_policy import evaluate
 
 SERVICE = "execute-api"
 ACTION = "execute-api:Invoke"
@@ -129,52 +132,6 @@ class _Identity:
             "userArn": self.user_arn,
             "userId": self.user_id,
         }
-
-
-@functools.lru_cache(maxsize=4096)
-def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """An IAM wildcard (``*`` any run, ``?`` one character) as a regular expression."""
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(f"^{body}$", re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
-
-
-def _matches(patterns: Any, value: str, *, ignore_case: bool) -> bool:
-    values = [patterns] if isinstance(patterns, str) else list(patterns or [])
-    return any(_wildcard(p, ignore_case).match(value) for p in values if isinstance(p, str))
-
-
-def _statement_applies(statement: Mapping[str, Any], action: str, resource: str) -> bool:
-    if "Action" in statement:
-        action_ok = _matches(statement["Action"], action, ignore_case=True)
-    elif "NotAction" in statement:
-        action_ok = not _matches(statement["NotAction"], action, ignore_case=True)
-    else:
-        return False
-    if "Resource" in statement:
-        resource_ok = _matches(statement["Resource"], resource, ignore_case=False)
-    elif "NotResource" in statement:
-        resource_ok = not _matches(statement["NotResource"], resource, ignore_case=False)
-    else:
-        return False
-    return action_ok and resource_ok
-
-
-def evaluate(policies: Iterable[Mapping[str, Any]], action: str, resource: str) -> str:
-    """``"allow"``, ``"explicit_deny"`` or ``"implicit_deny"`` for identity-based policies."""
-    allowed = False
-    for policy in policies:
-        statements = policy.get("Statement", [])
-        for statement in [statements] if isinstance(statements, dict) else statements:
-            if not isinstance(statement, Mapping):
-                continue
-            if not _statement_applies(statement, action, resource):
-                continue
-            effect = statement.get("Effect")
-            if effect == "Deny":
-                return "explicit_deny"  # with or without a Condition: fail closed
-            if effect == "Allow" and not statement.get("Condition"):
-                allowed = True
-    return "allow" if allowed else "implicit_deny"
 
 
 def _documents(backend: Any, user: Any) -> list[dict[str, Any]]:

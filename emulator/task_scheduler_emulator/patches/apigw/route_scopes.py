@@ -1,4 +1,4 @@
-"""Gap 16: ``apigatewayv2:UpdateRoute`` with an empty ``authorizationScopes`` clears them.
+"""``apigatewayv2:UpdateRoute`` with an empty ``authorizationScopes`` clears them.
 
 moto 5.2.5 only replaces a route's scopes with a non-empty list, so a route whose scopes were
 removed (a JWT route re-applied without ``jwt_scopes``, or switched to another authorization

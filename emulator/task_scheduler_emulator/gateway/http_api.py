@@ -1,4 +1,4 @@
-"""Gap 7: serve the HTTP APIs (apigatewayv2) that moto only stores.
+"""Serve the HTTP APIs (apigatewayv2) that moto only stores.
 
 Every request is matched against the stored routes of the HTTP APIs (``METHOD /path`` with
 ``{param}``/``{proxy+}``, ``ANY``, ``$default``; a leading named-stage segment is stripped),
@@ -14,10 +14,10 @@ past it, 429 ``{"message":"Too Many Requests"}``. AWS applies throttles "on a be
 basis"; the emulator applies them exactly, never more leniently.
 Routes with ``AuthorizationType`` ``AWS_IAM`` require a SigV4 signature of an IAM user of the
 emulator allowed ``execute-api:Invoke`` on the route, as API Gateway does (see
-:mod:`.gateway_iam`); the caller reaches the function as ``requestContext.authorizer.iam``.
+:mod:`.iam`); the caller reaches the function as ``requestContext.authorizer.iam``.
 ``JWT`` routes run their authorizer (issuer, audience, identity source, read with
 ``GetAuthorizer``) and the route's authorization scopes as API Gateway does (see
-:mod:`.gateway_jwt`): 401 ``{"message":"Unauthorized"}`` for a missing or invalid token, 403
+:mod:`.jwt`): 401 ``{"message":"Unauthorized"}`` for a missing or invalid token, 403
 ``{"message":"Forbidden"}`` for a valid one without a required scope; the verified token reaches
 the function as ``requestContext.authorizer.jwt``. Issuers' keys are fetched over HTTPS,
 trusting the system's CAs plus ``trusted_ca_files`` (default: the files named by
@@ -54,8 +54,8 @@ from urllib.parse import parse_qsl, urlsplit
 import boto3
 from botocore.config import Config
 
-from .gateway_iam import IamAuthorizer
-from .gateway_jwt import TRUSTED_CA_ENV, JwtAuthorizer
+from .iam import IamAuthorizer
+from .jwt import TRUSTED_CA_ENV, JwtAuthorizer
 
 _FUNCTION_ARN = re.compile(r"arn:aws[\w-]*:lambda:[\w-]+:(\d{12}):function:[^/:]+(:[^/]+)?")
 _TEXT_TYPE = re.compile(

@@ -1,13 +1,15 @@
-"""Gap 9: function configuration moto drops: ``LoggingConfig``, and ``TracingConfig`` updates.
+"""Function configuration moto drops: ``LoggingConfig``, and ``TracingConfig`` updates.
 
 moto ignores LoggingConfig on CreateFunction/UpdateFunctionConfiguration and never returns it,
 so every plan wants to add ``aws_lambda_function.logging_config`` again; it also ignores
 TracingConfig on update, so a ``tracing_config`` change never converges. This wraps
 ``moto.awslambda.models.LambdaFunction`` ``__init__``, ``update_configuration`` and
-``get_configuration`` to keep both and return LoggingConfig with AWS's defaults (Text,
-``/aws/lambda/<name>``; INFO levels for JSON). The handler log goes to that group, and JSON
-format sets ``AWS_LAMBDA_LOG_FORMAT``/``AWS_LAMBDA_LOG_LEVEL`` for the runtime (Powertools
-honours them), as on AWS.
+``get_configuration`` to keep both and return LoggingConfig with AWS's defaults (Text; "By
+default, Lambda functions send logs to a default log group named /aws/lambda/<function name>",
+https://docs.aws.amazon.com/lambda/latest/api/API_LoggingConfig.html; INFO levels for JSON).
+The handler log goes to that group, and JSON format sets
+``AWS_LAMBDA_LOG_FORMAT``/``AWS_LAMBDA_LOG_LEVEL`` for the runtime (Powertools honours them),
+as on AWS.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Gap 11: tagging an HTTP API stage (``TagResource``/``UntagResource``/``GetTags`` on its ARN).
+"""Tagging an HTTP API stage (``TagResource``/``UntagResource``/``GetTags`` on its ARN).
 
 A stage is taggable in the API Gateway V2 API ("API Gateway resources that can be tagged":
-Api, DomainName, Stage, VpcLink), and the aws provider updates a stage's tags in place with
+Api, DomainName, Stage, VpcLink,
+https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-tagging-supported-resources.html),
+and the aws provider updates a stage's tags in place with
 ``POST``/``DELETE /v2/tags/arn:aws:apigateway:<region>::/apis/<id>/stages/<name>``. moto 5.2.5
 routes ``/v2/tags/...`` only for APIs and VPC links (404 for a stage), and keeps a stage's tags
 on the stage object that ``GetStage`` returns. This adds the route and makes the three tag

@@ -1,4 +1,4 @@
-"""Gap 5: ``lambda:Invoke`` runs the deployed Python handler in warm execution environments.
+"""``lambda:Invoke`` runs the deployed Python handler in warm execution environments.
 
 Without Docker, moto answers Invoke with the request payload and never runs code. This replaces
 ``moto.awslambda.models.LambdaFunction.invoke`` (reached by Invoke, SNS, SQS, ... triggers) and
@@ -9,10 +9,11 @@ Against the moto server, each function runs as AWS documents its execution envir
 execution environment lifecycle"; https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html):
 
 * An environment is a worker process of the interpreter the function's ``runtime`` names, with
-  the function's zip and that runtime's libraries (:mod:`.runtimes`) on its path, the function's
-  environment, Lambda's reserved variables, fake credentials and AWS_ENDPOINT_URL pointing at
-  the emulator. Its Init phase imports the handler once (limited to 10 s, as on AWS); then it
-  serves one invocation at a time and is reused by later ones (warm starts).
+  the function's zip and that runtime's libraries (:mod:`task_scheduler_emulator.runtimes`) on
+  its path, the function's environment, Lambda's reserved variables, fake credentials and
+  AWS_ENDPOINT_URL pointing at the emulator. Its Init phase imports the handler once (limited
+  to 10 s, as on AWS); then it serves one invocation at a time and is reused by later ones
+  (warm starts).
 * A new environment starts (a cold start) only when every environment of the function is busy.
   Concurrency is bounded like an account's: past ``reserved_concurrency`` for the function, or
   past :data:`ACCOUNT_CONCURRENCY` in-flight invocations in all, Invoke is throttled with
@@ -70,9 +71,11 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.models import botocore_stubber
 
-from . import _lambda_bootstrap, lambda_config, runtimes
+from task_scheduler_emulator import runtimes
 
-_BOOTSTRAP_SOURCE = Path(_lambda_bootstrap.__file__).read_text(encoding="utf-8")
+from . import _bootstrap, config
+
+_BOOTSTRAP_SOURCE = Path(_bootstrap.__file__).read_text(encoding="utf-8")
 _LOG_TAIL_BYTES = 4096
 INIT_LIMIT_SECONDS = 10.0
 IDLE_SECONDS = 300.0
@@ -139,7 +142,7 @@ def _reserved_env(fn: LambdaFunction) -> dict[str, str]:
         "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
         "AWS_REGION": fn.region,
         "AWS_DEFAULT_REGION": fn.region,
-        **lambda_config.runtime_env(fn),
+        **config.runtime_env(fn),
     }
 
 
@@ -390,7 +393,7 @@ def _importable_from(code: Path) -> Iterator[None]:
 
 def _run_in_process(fn: LambdaFunction, code: Path, request: dict[str, Any]) -> Invocation:
     with _in_process_lock, mock.patch.dict(os.environ, _reserved_env(fn)), _importable_from(code):
-        errored, payload = _lambda_bootstrap.invoke_handler(
+        errored, payload = _bootstrap.invoke_handler(
             str(fn.handler), request["event"], request["context"]
         )
     return Invocation(errored, json.dumps(payload).encode(), "")

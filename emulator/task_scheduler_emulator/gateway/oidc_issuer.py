@@ -13,7 +13,7 @@ gateway adds it to its own TLS context only (see :data:`TRUSTED_CA_ENV` and
 
 Use it from a test, in the test's process, while the local stack runs in a subprocess::
 
-    from task_scheduler_emulator.oidc_issuer import local_oidc_issuer
+    from task_scheduler_emulator.gateway.oidc_issuer import local_oidc_issuer
 
     with local_oidc_issuer(audience="task-scheduler") as issuer:
         env = {**os.environ, **issuer.env()}            # the stack's gateway trusts the CA
@@ -24,8 +24,8 @@ Use it from a test, in the test's process, while the local stack runs in a subpr
 
 ``issuer.issuer_url`` is the value for the authorizer's ``issuer`` (``jwt_issuer``),
 ``issuer.audience`` one for its ``audience`` (``jwt_audience``); ``issuer.jwks_requests`` counts
-how often the key set was fetched. ``python -m task_scheduler_emulator.oidc_issuer`` serves one
-until Ctrl-C and prints its URL, its CA file and a token (for ``make run`` by hand).
+how often the key set was fetched. ``python -m task_scheduler_emulator.gateway.oidc_issuer``
+serves one until Ctrl-C and prints its URL, its CA file and a token (for ``make run`` by hand).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .gateway_jwt import TRUSTED_CA_ENV
+from .jwt import TRUSTED_CA_ENV
 
 __all__ = ["DEFAULT_AUDIENCE", "TRUSTED_CA_ENV", "OidcIssuer", "local_oidc_issuer", "new_rsa_key"]
 
