@@ -34,9 +34,9 @@ def _echo(line: str) -> None:
     print(line, flush=True)
 
 
-# Hook for the client's example (issue 8): one `task-scheduler ...` command line (the CLI of
-# client/, installed with `pip install ./client`), with `{url}` for the local API. Empty until
-# the client lands; the banner shows it under "With the client:" once set.
+# The client's example: one `task-scheduler ...` command line (the CLI of client/, installed
+# with `pip install ./client`), with `{url}` for the local API; the banner shows it under
+# "With the client:".
 # `make install` puts the client (client/) in .venv; elsewhere: pip install ./client.
 CLIENT_EXAMPLE = (
     '.venv/bin/task-scheduler --url {url} schedule --in 5s --message \'{{"name": "Luke"}}\'\n'

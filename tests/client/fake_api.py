@@ -1,8 +1,9 @@
-"""A tiny in-memory stand-in for the scheduler's HTTP API (the contract in the issue 8 design),
-served on 127.0.0.1, recording every request. Until the local stack serves the real routes, the
-client's tests run against it; `respond_next` injects canned answers for error mapping.
+"""A tiny in-memory stand-in for the scheduler's HTTP API (the contract of docs/api.md), served
+on 127.0.0.1, recording every request. The client's unit tests run against it (the local-stack
+tests run the client against the real routes); `respond_next` injects canned answers for error
+mapping.
 
-Redrive (the issue 9 design): posting the same id, timestamp and message as a `failed` task
+Redrive: posting the same id, timestamp and message as a `failed` task
 re-schedules it as a new version and answers 201."""
 
 from __future__ import annotations

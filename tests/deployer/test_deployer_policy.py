@@ -23,7 +23,7 @@ from tests.deployer.authorization import Authorization
 from tests.deployer.lifecycle import JWT_ISSUER, PHASES, REGION, Lifecycle
 
 ACCOUNT = "123456789012"  # moto's default account
-BEFORE = Path(__file__).parent / "fixtures" / "deployer_policy_before_issue_7.json"
+BEFORE = Path(__file__).parent / "fixtures" / "deployer_policy_before_least_privilege.json"
 
 
 def run(lifecycle: Lifecycle, document: dict[str, Any]) -> Analysis:
@@ -395,8 +395,9 @@ def test_requests_outside_the_module_are_denied(lifecycle: Lifecycle) -> None:
     assert allowed_probes(lifecycle, lifecycle.deployer_policy) == []
 
 
-def before_issue_7(lifecycle: Lifecycle) -> list[dict[str, Any]]:
-    """Statements of the policy as it was, re-targeted at the recorded module's name/region."""
+def broad_policy_statements(lifecycle: Lifecycle) -> list[dict[str, Any]]:
+    """Statements of the broad policy before it was narrowed to exact names, re-targeted at the
+    recorded module's name and region."""
     text = BEFORE.read_text().replace("NAME", lifecycle.variables["name"])
     return list(json.loads(text.replace("REGION", REGION))["Statement"])
 
@@ -416,7 +417,7 @@ def test_restoring_any_statement_of_the_old_policy_fails(lifecycle: Lifecycle) -
         )
 
     kept = {normalised(s) for s in current["Statement"]}
-    changed = [old for old in before_issue_7(lifecycle) if normalised(old) not in kept]
+    changed = [old for old in broad_policy_statements(lifecycle) if normalised(old) not in kept]
     assert [old["Sid"] for old in changed] == [
         "ManageRoles",
         "ManageExecutions",
