@@ -131,10 +131,10 @@ stop: ## Stop a `make run` started in another terminal
 	-$(BIN)/python -m task_scheduler_emulator.run --stop
 
 bench: install ## Print performance figures
-	$(BIN)/python benchmarks/local_stack.py
+	$(BIN)/python benchmarks/lateness_and_cost.py
 
 load: install ## 500 tasks from 32 clients due within 5 s: accepted, refused, emitted, duplicates, lost
-	$(BIN)/python benchmarks/load.py
+	$(BIN)/python benchmarks/loss_under_load.py
 
 clean: ## Remove build and Terraform working files
 	rm -rf $(BUILD) $(VENV) .pytest_cache .mypy_cache .ruff_cache

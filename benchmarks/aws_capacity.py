@@ -1,7 +1,8 @@
 """Capacity of three designs, computed from AWS's documented default quotas (never run on AWS).
 
-    .venv/bin/python benchmarks/capacity.py            # print the Markdown table (us-east-1)
-    .venv/bin/python benchmarks/capacity.py --write    # and write bench/capacity.json
+    .venv/bin/python benchmarks/aws_capacity.py          # print the Markdown table (us-east-1)
+    .venv/bin/python benchmarks/aws_capacity.py --write  # and write benchmarks/results/
+
 
 For N tasks due in one second (all at its first millisecond, nothing else in the account,
 messages up to 1 KB): time to emit them, open executions, scheduling ceiling, USD per million,
@@ -264,14 +265,16 @@ def notes() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="also write bench/capacity.json")
+    parser.add_argument(
+        "--write", action="store_true", help="also write benchmarks/results/capacity.json"
+    )
     parser.add_argument("--region", choices=sorted(SFN_START_EXECUTION), default="us-east-1")
     args = parser.parse_args()
     rows = capacity_table(args.region)
     print(f"Computed from documented default quotas ({args.region}), not run on AWS.\n")
     print(markdown(rows) + "\n\n" + "\n".join(f"- {note}" for note in notes()))
     if args.write:
-        path = Path(__file__).resolve().parent.parent / "bench" / "capacity.json"
+        path = Path(__file__).resolve().parent / "results" / "capacity.json"
         document = {
             "source": "computed from documented default quotas, not run on AWS",
             "region": args.region,

@@ -1,13 +1,14 @@
 """Benchmark: precision and loss under load through the local stack, cold starts, cost.
 
-    make bench     # or: .venv/bin/python benchmarks/local_stack.py --tasks 200 --clients 32
+    make bench     # or: .venv/bin/python benchmarks/lateness_and_cost.py --tasks 200 --clients 32
 
 Deploys examples/local into the emulator (truncating Wait, warm Lambda environments), posts
 `--tasks` tasks from `--clients` concurrent clients, all due within the same `--window-seconds`
-at random milliseconds, and collects every emission on GET /events. Writes bench/results.json
-and bench/results.md, and puts that table in the README between its bench markers. Local
-lateness measures the mechanism (release, hold, publish) on the emulator, not AWS's own
-timers. Figures depend on the machine; ratios are measured within one run.
+at random milliseconds, and collects every emission on GET /events. Writes
+benchmarks/results/results.json and results.md, and puts that table in docs/benchmarks.md
+between its bench markers. Local lateness measures the mechanism (release, hold, publish) on
+the emulator, not AWS's own timers. Figures depend on the machine; ratios are measured
+within one run.
 """
 
 import argparse
@@ -45,7 +46,7 @@ from task_scheduler_emulator import runtimes
 from task_scheduler_emulator.local_stack import REPO_ROOT, LocalStack, client
 from task_scheduler_emulator.patches.awslambda import runtime as lambda_runtime
 
-RESULTS_DIR = REPO_ROOT / "bench"
+RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 ZIP = REPO_ROOT / "dist" / "task_scheduler.zip"
 _REPORT = re.compile(r"REPORT RequestId: \S+\tDuration: ([\d.]+) ms")
 # Module import plus the first client, in a fresh interpreter of the deployed runtime.
@@ -430,7 +431,7 @@ def run(
 
 
 def table(r: dict[str, Any]) -> str:
-    """The results as the Markdown table the README shows."""
+    """The results as the Markdown table docs/benchmarks.md shows."""
     late, cold, sched = r["lateness_ms"], r["cold_init_ms"], r["schedule_latency_ms"]
     warmup = r["warmup"]["lateness_ms"]
     warmup_late = f"{warmup['p50']} / {warmup['max']}" if warmup else "-"
@@ -502,13 +503,13 @@ def main() -> None:
     )
     results["date"] = datetime.now(UTC).strftime("%Y-%m-%d")
     results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}"
-    RESULTS_DIR.mkdir(exist_ok=True)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS_DIR / "results.md").write_text(table(results))
-    readme = REPO_ROOT / "README.md"
-    before, start, rest = readme.read_text().partition("<!-- bench:start -->\n")
+    page = REPO_ROOT / "docs" / "benchmarks.md"
+    before, start, rest = page.read_text().partition("<!-- bench:start -->\n")
     _, end, after = rest.partition("<!-- bench:end -->")
-    readme.write_text(before + start + table(results) + end + after)
+    page.write_text(before + start + table(results) + end + after)
     print(table(results))
 
 

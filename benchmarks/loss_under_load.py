@@ -1,6 +1,6 @@
 """Load: many clients schedule tasks all due within the same few seconds; none lost, none twice.
 
-    make load      # or: .venv/bin/python benchmarks/load.py --tasks 500 --clients 32
+    make load      # or: .venv/bin/python benchmarks/loss_under_load.py --tasks 500 --clients 32
 
 Deploys examples/local into the emulator (as `make bench` does) and warms it up as steady
 traffic would: the api function's environments ramp up to the client count (1, 2, 4, ...
@@ -22,8 +22,8 @@ dead-lettered (the state machine gave up and the dead-letter queue holds the tas
 (neither); up to `--diagnose` of the tasks not emitted exactly once are explained (their
 executions' statuses and failed attempts' errors, their registry status). Lateness is the
 publish time (GET /events' `emitted_at`) minus the timestamp. Prints the figures, writes
-bench/load.json, and exits 1 unless every accepted task was emitted exactly once and every
-refusal was a 429 or a 503. Figures depend on the machine (here, also on what
+benchmarks/results/load.json, and exits 1 unless every accepted task was emitted exactly once
+and every refusal was a 429 or a 503. Figures depend on the machine (here, also on what
 else runs on it).
 """
 
@@ -49,7 +49,7 @@ from typing import Any
 from task_scheduler_emulator.local_stack import REPO_ROOT, LocalStack, client
 from task_scheduler_emulator.patches.awslambda import runtime as lambda_runtime
 
-RESULTS = REPO_ROOT / "bench" / "load.json"
+RESULTS = REPO_ROOT / "benchmarks" / "results" / "load.json"
 ALLOWED_REFUSALS = frozenset({429, 503})
 REQUEST_TIMEOUT_SECONDS = 60
 MAX_BACKOFF_SECONDS = 8.0
