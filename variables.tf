@@ -328,7 +328,7 @@ variable "emit_retry" {
 
   validation {
     # A task due at the end of the horizon must still reach the dead-letter queue before its
-    # execution hits Step Functions' one-year limit (see the Emit state in main.tf).
+    # execution hits Step Functions' one-year limit (see the Emit state in state_machine.tf).
     condition = sum(concat([0], [
       for attempt in range(max(0, floor(var.emit_retry.max_attempts))) :
       var.emit_retry.interval_seconds * pow(var.emit_retry.backoff_rate, attempt)

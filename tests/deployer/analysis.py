@@ -13,7 +13,7 @@ from task_scheduler_emulator.patches.request_log import RecordedRequest
 from tests.deployer.authorization import Authorization, Mapper
 from tests.deployer.aws_calls import ApiCall, parse
 
-# `"service:Action", # unused: <why>` on an action's line of the deployer document in iam.tf.
+# `"service:Action", # unused: <why>` on an action's line of the deployer policy document.
 REASON = re.compile(r'"(?P<action>[a-z0-9-]+:[A-Za-z0-9*]+)",?\s*#\s*unused:\s*(?P<why>\S.*)$')
 
 
@@ -33,7 +33,7 @@ SID = re.compile(r'^\s*sid\s*=\s*"(?P<sid>[A-Za-z0-9]+)"')
 
 
 def reasons_for_unused(iam_tf: Path) -> dict[tuple[str, str], str]:
-    """(sid, action) pairs of iam.tf's deployer document that carry a one-line reason for going
+    """(sid, action) pairs of the file's deployer document that carry a one-line reason for going
     unused: per statement, so that one statement's reason never excuses another's grant of the
     same action."""
     text = iam_tf.read_text()
@@ -55,7 +55,7 @@ DOCUMENTED = re.compile(r"^\s*#\s*documented:\s*(?P<url>https://\S+)\s*$")
 
 
 def documented_statements(iam_tf: Path) -> dict[str, str]:
-    """Sids of iam.tf's deployer statements marked as documented, with their page."""
+    """Sids of the file's deployer statements marked as documented, with their page."""
     text = iam_tf.read_text()
     block = text[text.index('data "aws_iam_policy_document" "deployer"') :]
     documented: dict[str, str] = {}

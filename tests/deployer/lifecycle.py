@@ -154,7 +154,7 @@ def _terraform(workdir: Path, command: str, *args: str) -> str:
 UPGRADE = (
     # UpdateApi (PATCH /apis/{id}).
     (
-        "main.tf",
+        "api.tf",
         'description   = "Schedules one-time tasks',
         'description   = "Upgraded: schedules one-time tasks',
     ),
@@ -162,7 +162,7 @@ UPGRADE = (
     ("iam.tf", 'sid = "WriteTraces"', 'sid = "WriteTracesUpgraded"'),
     # UpdateIntegration.
     (
-        "main.tf",
+        "api.tf",
         "timeout_milliseconds   = (local.functions.api.timeout + 1) * 1000",
         "timeout_milliseconds   = (local.functions.api.timeout + 2) * 1000",
     ),

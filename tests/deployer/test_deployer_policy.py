@@ -27,8 +27,8 @@ BEFORE = Path(__file__).parent / "fixtures" / "deployer_policy_before_least_priv
 
 
 def run(lifecycle: Lifecycle, document: dict[str, Any]) -> Analysis:
-    reasons = reasons_for_unused(REPO_ROOT / "iam.tf")
-    documented = frozenset(documented_statements(REPO_ROOT / "iam.tf"))
+    reasons = reasons_for_unused(REPO_ROOT / "published_policies.tf")
+    documented = frozenset(documented_statements(REPO_ROOT / "published_policies.tf"))
     return analyse(
         lifecycle.requests, document, reasons, region=REGION, account=ACCOUNT, documented=documented
     )
@@ -203,8 +203,8 @@ def test_every_granted_action_is_used_or_has_a_reason(analysis: Analysis) -> Non
 
 
 def test_reasons_name_only_actions_no_call_uses(analysis: Analysis, lifecycle: Lifecycle) -> None:
-    reasons = reasons_for_unused(REPO_ROOT / "iam.tf")
-    assert reasons, "iam.tf carries no '# unused:' reasons: the parser no longer finds them"
+    reasons = reasons_for_unused(REPO_ROOT / "published_policies.tf")
+    assert reasons, "published_policies.tf carries no '# unused:' reasons: the parser misses them"
     assert sorted(set(reasons) & analysis.used) == []
     # Each reason names an action its own statement grants.
     granted = Policy(lifecycle.deployer_policy).granted_actions()
@@ -357,7 +357,7 @@ def test_documented_grants_hold_what_their_pages_list(lifecycle: Lifecycle) -> N
 
 
 def test_documented_statements_name_their_pages(lifecycle: Lifecycle) -> None:
-    documented = documented_statements(REPO_ROOT / "iam.tf")
+    documented = documented_statements(REPO_ROOT / "published_policies.tf")
     assert documented == {
         "AccessLoggingReadLogGroups": HTTP_API_LOGGING,
         "AccessLoggingDeliveries": HTTP_API_LOGGING,

@@ -192,9 +192,9 @@ def test_route_throttling_never_loosens_the_stage(plan: PlanFn) -> None:
 
 def test_route_settings_name_their_routes_so_routes_exist_first(plan: PlanFn) -> None:
     # API Gateway refuses settings for a route key the API lacks: the stage must wait for them.
-    # The plan's configuration leaves dynamic blocks out: read main.tf itself.
+    # The plan's configuration leaves dynamic blocks out: read api.tf itself.
     # (python-hcl2 keeps the quotes of block labels.)
-    resources = hcl2.load((REPO_ROOT / "main.tf").open())["resource"]
+    resources = hcl2.load((REPO_ROOT / "api.tf").open())["resource"]
     (stage,) = [
         r['"aws_apigatewayv2_stage"']['"this"']
         for r in resources
@@ -456,7 +456,7 @@ def test_one_lambda_permission_per_route(plan: PlanFn) -> None:
 def test_single_route_deployments_move_to_the_schedule_keys() -> None:
     # Before issue 8 the route and the permission were single resources: `moved` blocks carry
     # a deployment over to the "schedule" instances instead of replacing them.
-    moved = hcl2.load((REPO_ROOT / "main.tf").open())["moved"]
+    moved = hcl2.load((REPO_ROOT / "migrations.tf").open())["moved"]
     assert sorted((m["from"], m["to"]) for m in moved) == [
         ("${aws_apigatewayv2_route.this}", '${aws_apigatewayv2_route.this["schedule"]}'),
         ("${aws_lambda_permission.this}", '${aws_lambda_permission.this["schedule"]}'),

@@ -81,7 +81,7 @@ def test_happy_path_stays_two_states_and_emit_gets_the_execution_arn(
     assert states["Emit"]["OutputPath"] == "$.Payload"
 
 
-# Lambda service errors and throttling (local.emit_throttle_retry in main.tf).
+# Lambda service errors and throttling (local.emit_throttle_retry in state_machine.tf).
 THROTTLE_RETRY = {
     "ErrorEquals": [
         "Lambda.ServiceException",
