@@ -17,10 +17,10 @@ locals {
     # queue." A queue holding messages stays active, so its metrics keep coming
     # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html).
     dead-letter = {
-      description = "Maximum of ApproximateNumberOfMessagesVisible (AWS/SQS) on the dead-letter queue ${aws_sqs_queue.this.name} above 0 in a ${local.alarm_period} s period: tasks whose emission failed after every retry wait there; read them there."
+      description = "Maximum of ApproximateNumberOfMessagesVisible (AWS/SQS) on the dead-letter queue ${aws_sqs_queue.dead_letter.name} above 0 in a ${local.alarm_period} s period: tasks whose emission failed after every retry wait there; read them there."
       namespace   = "AWS/SQS"
       metric_name = "ApproximateNumberOfMessagesVisible"
-      dimensions  = { QueueName = aws_sqs_queue.this.name }
+      dimensions  = { QueueName = aws_sqs_queue.dead_letter.name }
       statistic   = "Maximum"
       threshold   = 0
       queries     = []

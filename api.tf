@@ -2,6 +2,21 @@
 # API function
 ################################################################################
 
+locals {
+  # lambda_memory_size is the deprecated name of api_memory_size: when a caller still sets it,
+  # it wins, so that upgrading changes nothing until the caller renames it.
+  api_memory_size = var.lambda_memory_size != null ? var.lambda_memory_size : var.api_memory_size
+}
+
+# Terraform has no deprecation warning for a module's variables: a check block warns (a failed
+# check is a warning, never an error) while the old name is in use.
+check "lambda_memory_size_deprecated" {
+  assert {
+    condition     = var.lambda_memory_size == null
+    error_message = "lambda_memory_size is deprecated and will be removed in a future release: set api_memory_size instead (it sizes the same api function)."
+  }
+}
+
 resource "aws_lambda_function" "api" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway, never asynchronously, so a Lambda DLQ would never receive anything; every error is answered to the client.
   #checkov:skip=CKV_AWS_117:Calls only public AWS APIs and reaches no private resource; a VPC would add NAT or VPC endpoints and ENI set-up for no isolation gain.
@@ -16,7 +31,7 @@ resource "aws_lambda_function" "api" {
   timeout          = local.functions.api.timeout
   runtime          = var.lambda_runtime
   architectures    = [var.lambda_architecture]
-  memory_size      = var.lambda_memory_size
+  memory_size      = local.api_memory_size
   layers           = [local.powertools_layer_arn]
 
   # Its own cap when set, so that API traffic cannot take the emit function's concurrency.

@@ -42,7 +42,7 @@ locals {
     {
       title = "Dead-letter queue depth", x = 0, y = 6, stat = "Maximum", annotations = null
       metrics = [
-        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.this.name, { label = "Messages visible" }],
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.dead_letter.name, { label = "Messages visible" }],
       ]
     },
     {

@@ -24,7 +24,7 @@ resource "aws_sns_topic_subscription" "this" {
 ################################################################################
 
 # The dead-letter queue: tasks whose emission failed after every retry, with the error.
-resource "aws_sqs_queue" "this" {
+resource "aws_sqs_queue" "dead_letter" {
   name                      = "${var.name}-dead-letter"
   message_retention_seconds = var.dead_letter_retention_seconds
   sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
@@ -37,7 +37,7 @@ resource "aws_sqs_queue" "this" {
 ################################################################################
 
 resource "aws_lambda_function" "emit" {
-  #checkov:skip=CKV_AWS_116:Invoked synchronously by the state machine, never asynchronously, so a Lambda DLQ would never receive anything; failed emissions are retried, then caught into aws_sqs_queue.this.
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by the state machine, never asynchronously, so a Lambda DLQ would never receive anything; failed emissions are retried, then caught into aws_sqs_queue.dead_letter.
   #checkov:skip=CKV_AWS_117:Calls only public AWS APIs and reaches no private resource; a VPC would add NAT or VPC endpoints and ENI set-up for no isolation gain.
   #checkov:skip=CKV_AWS_272:Deployed from the committed, reproducible dist/task_scheduler.zip pinned by commit; code signing needs an AWS Signer job output in S3, which a module applied straight from git cannot supply.
   #checkov:skip=CKV_AWS_173:The environment holds no secrets (names, ARNs, levels, limits) and Lambda encrypts it at rest with its AWS managed key; a customer key would only add KMS grants to the deployer policy.
@@ -60,7 +60,7 @@ resource "aws_lambda_function" "emit" {
       TOPIC_ARN                 = aws_sns_topic.this.arn
       TASKS_TABLE_NAME          = aws_dynamodb_table.this.name
       SLOTS_TABLE_NAME          = aws_dynamodb_table.slots.name
-      DEAD_LETTER_QUEUE_URL     = aws_sqs_queue.this.url
+      DEAD_LETTER_QUEUE_URL     = aws_sqs_queue.dead_letter.url
       PUBLICATION_LOG           = tostring(var.emit_idempotency_enabled)
       EMISSION_LEAD_SECONDS     = tostring(var.emission_lead_seconds)
       EXECUTION_SEGMENT_SECONDS = tostring(var.execution_segment_seconds)

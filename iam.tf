@@ -187,7 +187,7 @@ data "aws_iam_policy_document" "dead_letter_tasks" {
   statement {
     sid       = "DeadLetterTasks"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.this.arn]
+    resources = [aws_sqs_queue.dead_letter.arn]
   }
 }
 
@@ -294,7 +294,7 @@ data "aws_iam_policy_document" "orchestrate" {
   statement {
     sid       = "DeadLetterTasks"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.this.arn]
+    resources = [aws_sqs_queue.dead_letter.arn]
   }
 }
 

@@ -21,3 +21,11 @@ moved {
   from = aws_lambda_permission.this
   to   = aws_lambda_permission.this["schedule"]
 }
+
+# The dead-letter queue was aws_sqs_queue.this, the module's only queue; it was renamed for
+# what it holds when the Terraform files were split by component, so that its address reads
+# in IAM, alarms and outputs as what it is. The queue itself (name, settings) is unchanged.
+moved {
+  from = aws_sqs_queue.this
+  to   = aws_sqs_queue.dead_letter
+}

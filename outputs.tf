@@ -60,12 +60,12 @@ output "sfn_state_machine_name" {
 
 output "sqs_dead_letter_queue_arn" {
   description = "ARN of the dead-letter queue that receives tasks whose emission failed after all retries."
-  value       = aws_sqs_queue.this.arn
+  value       = aws_sqs_queue.dead_letter.arn
 }
 
 output "sqs_dead_letter_queue_url" {
   description = "URL of the dead-letter queue."
-  value       = aws_sqs_queue.this.url
+  value       = aws_sqs_queue.dead_letter.url
 }
 
 output "lambda_api_function_arn" {

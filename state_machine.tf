@@ -133,7 +133,7 @@ resource "aws_sfn_state_machine" "this" {
         Type     = "Task"
         Resource = "arn:${local.partition}:states:::sqs:sendMessage"
         Parameters = {
-          QueueUrl        = aws_sqs_queue.this.url
+          QueueUrl        = aws_sqs_queue.dead_letter.url
           "MessageBody.$" = "$"
         }
         ResultPath = null

@@ -194,14 +194,26 @@ variable "lambda_architecture" {
   }
 }
 
-variable "lambda_memory_size" {
+variable "api_memory_size" {
   description = "Memory of the api function, in MB from 128 to 10240 (CPU grows with it: 256 MB keeps its cold start short)."
   type        = number
   default     = 256
+  nullable    = false
 
   validation {
-    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size
-    error_message = "lambda_memory_size must be a whole number from 128 to 10240."
+    condition     = var.api_memory_size >= 128 && var.api_memory_size <= 10240 && floor(var.api_memory_size) == var.api_memory_size
+    error_message = "api_memory_size must be a whole number from 128 to 10240."
+  }
+}
+
+variable "lambda_memory_size" {
+  description = "Deprecated: use api_memory_size. When set (128 to 10240 MB), it still sizes the api function and wins over api_memory_size; null (the default) leaves api_memory_size in charge."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.lambda_memory_size == null || try(var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size, false)
+    error_message = "lambda_memory_size must be a whole number from 128 to 10240, or null (deprecated: use api_memory_size)."
   }
 }
 

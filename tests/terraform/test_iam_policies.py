@@ -195,7 +195,7 @@ def test_runtime_policies_reference_concrete_resources(plan: PlanFn) -> None:
         "data.aws_iam_policy_document.publish": ["aws_sns_topic.this"],
         "data.aws_iam_policy_document.orchestrate": [
             "aws_lambda_function.emit",
-            "aws_sqs_queue.this",
+            "aws_sqs_queue.dead_letter",
         ],
         "data.aws_iam_policy_document.read_executions": ["local.execution_arns"],
         "data.aws_iam_policy_document.register_tasks": [
@@ -206,7 +206,7 @@ def test_runtime_policies_reference_concrete_resources(plan: PlanFn) -> None:
         "data.aws_iam_policy_document.place_tasks": ["aws_dynamodb_table.slots.arn"],
         "data.aws_iam_policy_document.read_shards": ["aws_dynamodb_table.slots.arn"],
         "data.aws_iam_policy_document.continue_executions": ["local.built_state_machine_arn"],
-        "data.aws_iam_policy_document.dead_letter_tasks": ["aws_sqs_queue.this.arn"],
+        "data.aws_iam_policy_document.dead_letter_tasks": ["aws_sqs_queue.dead_letter.arn"],
         "data.aws_iam_policy_document.mark_failed": ["aws_dynamodb_table.this.arn"],
         "data.aws_iam_policy_document.invoke": ["local.route_arns"],
         "data.aws_iam_policy_document.invoke_read_only": [
@@ -505,7 +505,7 @@ def test_emit_role_grants_on_the_slot_table_and_queue_name_them(plan: PlanFn) ->
                 )
     assert resources == {
         "dynamodb": {"aws_dynamodb_table.this.arn", "aws_dynamodb_table.slots.arn"},
-        "sqs": {"aws_sqs_queue.this.arn"},
+        "sqs": {"aws_sqs_queue.dead_letter.arn"},
     }
     (place,) = documents["data.aws_iam_policy_document.place_tasks"]["statement"]
     assert sorted(place["actions"]["constant_value"]) == [

@@ -239,6 +239,36 @@ def test_api_reserved_concurrency(
     assert reserved_concurrency(plan(**tf_vars)) == expected
 
 
+def memory_deprecation_check(plan: Any) -> str:
+    (check,) = [
+        c
+        for c in plan["checks"]
+        if c["address"]["to_display"] == "check.lambda_memory_size_deprecated"
+    ]
+    return check["status"]
+
+
+@pytest.mark.parametrize(
+    ("tf_vars", "api_memory", "warned"),
+    [
+        ({}, 256, False),
+        ({"api_memory_size": 512}, 512, False),
+        # The deprecated name still sizes the api function, with a warning.
+        ({"lambda_memory_size": 1024}, 1024, True),
+        # Set, the deprecated name wins: a caller who has not renamed it sees no change.
+        ({"api_memory_size": 512, "lambda_memory_size": 1024}, 1024, True),
+    ],
+)
+def test_api_memory_size_and_its_deprecated_name(
+    plan: PlanFn, tf_vars: dict[str, int], api_memory: int, warned: bool
+) -> None:
+    planned = plan(**tf_vars)
+    memory = {name: f["memory_size"] for name, f in functions(planned).items()}
+    assert memory == {"task-scheduler-api": api_memory, "task-scheduler-emit": 128}
+    # A failed check block is a warning: the plan succeeds either way.
+    assert memory_deprecation_check(planned) == ("fail" if warned else "pass")
+
+
 @pytest.mark.parametrize(("case", "key"), [("defaults", None), ("kms", KEY_ARN)])
 def test_slots_table(plan: PlanFn, case: str, key: str | None) -> None:
     planned = plan(case=case)

@@ -394,7 +394,7 @@ def expected_roles(applied: MockedApply, run: str, *, kms: bool) -> dict[str, se
     resources = applied.resources(run)
     topic = resources["aws_sns_topic.this"]["arn"]
     emit_arn = resources["aws_lambda_function.emit"]["arn"]
-    queue = resources["aws_sqs_queue.this"]["arn"]
+    queue = resources["aws_sqs_queue.dead_letter"]["arn"]
     traces: Statement = ("WriteTraces", XRAY, frozenset({"*"}), ())
     table_key: set[Statement] = (
         {("DecryptTableKey", frozenset({"kms:Decrypt"}), frozenset({KEY}), VIA_DYNAMODB)}
@@ -567,7 +567,7 @@ def test_no_runtime_role_stops_executions(
 def test_emit_role_reads_and_writes_only_named_tables_and_the_dead_letter_queue(
     plan: PlanFn, mocked_apply: MockedApply, run: str
 ) -> None:
-    queue = mocked_apply.resources(run)["aws_sqs_queue.this"]["arn"]
+    queue = mocked_apply.resources(run)["aws_sqs_queue.dead_letter"]["arn"]
     assert queue == QUEUE
     by_service: dict[str, set[str]] = {}
     for _, actions, resources, _ in role_statements(plan(), mocked_apply, run, "emit"):

@@ -42,6 +42,7 @@ CASES: dict[str, dict[str, tuple[Any, str]]] = {
         "lambda_runtime": ("python3.9", "lambda_runtime must be python3.12 or python3.13"),
         "lambda_architecture": ("riscv", "lambda_architecture must be x86_64 or arm64"),
         "lambda_memory_size": (64, "lambda_memory_size must be a whole number"),
+        "api_memory_size": (64, "api_memory_size must be a whole number"),
         "powertools_layer_version": (0, "powertools_layer_version must be a positive"),
         "powertools_layer_arn": ("not-an-arn", "powertools_layer_arn must be a Lambda layer"),
         "kms_key_arn": ("alias/mine", "kms_key_arn must be a KMS key ARN"),
@@ -73,6 +74,7 @@ CASES: dict[str, dict[str, tuple[Any, str]]] = {
             "api_reserved_concurrent_executions must be null, or a whole number",
         ),
         "lambda_memory_size": (10241, "lambda_memory_size must be a whole number"),
+        "api_memory_size": (10241, "api_memory_size must be a whole number"),
         "dead_letter_retention_seconds": (1209601, "dead_letter_retention_seconds must be from 60"),
         # A shard is one emit invocation: SNS publishes at most 10 a batch, 100 batches a shard.
         "slot_shard_size": (1001, "slot_shard_size must be a whole number from 1 to 1000"),
@@ -210,6 +212,8 @@ def test_boundary_values_are_accepted(terraform: Callable[[str], tftest.Terrafor
             "execution_segment_seconds": 31449600,
             "emit_retry": {"max_attempts": 0},
             "dead_letter_retention_seconds": 60,
+            "api_memory_size": 128,
+            "lambda_memory_size": 10240,
         },
     )
     planned_roles = {

@@ -57,7 +57,7 @@ override_resource {
 }
 
 override_resource {
-  target = aws_sqs_queue.this
+  target = aws_sqs_queue.dead_letter
   values = {
     arn = "arn:aws:sqs:eu-west-1:111122223333:task-scheduler-dead-letter"
     url = "https://sqs.eu-west-1.amazonaws.com/111122223333/task-scheduler-dead-letter"
@@ -201,7 +201,7 @@ run "definition" {
       aws_lambda_function.emit.environment[0].variables.TOPIC_ARN == aws_sns_topic.this.arn &&
       aws_lambda_function.emit.environment[0].variables.TASKS_TABLE_NAME == aws_dynamodb_table.this.name &&
       aws_lambda_function.emit.environment[0].variables.SLOTS_TABLE_NAME == aws_dynamodb_table.slots.name &&
-      aws_lambda_function.emit.environment[0].variables.DEAD_LETTER_QUEUE_URL == aws_sqs_queue.this.url &&
+      aws_lambda_function.emit.environment[0].variables.DEAD_LETTER_QUEUE_URL == aws_sqs_queue.dead_letter.url &&
       aws_lambda_function.emit.environment[0].variables.PUBLICATION_LOG == "true" &&
       aws_lambda_function.emit.environment[0].variables.SLOT_SHARD_UNITS == "500"
     )
