@@ -1,3 +1,96 @@
+################################################################################
+# Logs
+################################################################################
+
+output "cloudwatch_log_group_names" {
+  description = "Log groups of the api and emit functions, the state machine and the API access log."
+  value = merge(
+    { for key, group in aws_cloudwatch_log_group.lambda : key => group.name },
+    { state_machine = aws_cloudwatch_log_group.state_machine.name, api_access = aws_cloudwatch_log_group.api_access.name },
+  )
+}
+
+################################################################################
+# Task registry and time slots
+################################################################################
+
+output "dynamodb_table_name" {
+  description = "Name of the task registry table (one item per task: status, version, timestamps, placement; not the message)."
+  value       = aws_dynamodb_table.this.name
+}
+
+output "dynamodb_table_arn" {
+  description = "ARN of the task registry table."
+  value       = aws_dynamodb_table.this.arn
+}
+
+output "dynamodb_slots_table_name" {
+  description = "Name of the slot table (per second, the tasks due in it, with their messages; expiring by TTL)."
+  value       = aws_dynamodb_table.slots.name
+}
+
+output "dynamodb_slots_table_arn" {
+  description = "ARN of the slot table."
+  value       = aws_dynamodb_table.slots.arn
+}
+
+################################################################################
+# Emission
+################################################################################
+
+output "sns_topic_arn" {
+  description = "ARN of the topic every emitted task is published to; subscribe to it from other stacks."
+  value       = aws_sns_topic.this.arn
+}
+
+output "sns_topic_name" {
+  description = "Name of the task topic."
+  value       = aws_sns_topic.this.name
+}
+
+output "sns_subscription_arns" {
+  description = "ARNs of the subscriptions created from var.subscriptions, by key."
+  value       = { for key, subscription in aws_sns_topic_subscription.this : key => subscription.arn }
+}
+
+output "sqs_dead_letter_queue_arn" {
+  description = "ARN of the dead-letter queue that receives tasks whose emission failed after all retries."
+  value       = aws_sqs_queue.dead_letter.arn
+}
+
+output "sqs_dead_letter_queue_url" {
+  description = "URL of the dead-letter queue."
+  value       = aws_sqs_queue.dead_letter.url
+}
+
+output "lambda_emit_function_arn" {
+  description = "ARN of the emit function (publishes due tasks to the topic)."
+  value       = aws_lambda_function.emit.arn
+}
+
+output "lambda_emit_function_name" {
+  description = "Name of the emit function."
+  value       = aws_lambda_function.emit.function_name
+}
+
+################################################################################
+# State machine
+################################################################################
+
+output "sfn_state_machine_arn" {
+  description = "ARN of the state machine that runs one execution per scheduled task."
+  value       = aws_sfn_state_machine.this.arn
+}
+
+output "sfn_state_machine_name" {
+  description = "Name of the state machine."
+  value       = aws_sfn_state_machine.this.name
+}
+
+################################################################################
+# API
+################################################################################
+
 output "api_id" {
   description = "ID of the HTTP API."
   value       = aws_apigatewayv2_api.this.id
@@ -33,41 +126,6 @@ output "apigatewayv2_authorizer_id" {
   value       = one(aws_apigatewayv2_authorizer.this[*].id)
 }
 
-output "sns_topic_arn" {
-  description = "ARN of the topic every emitted task is published to; subscribe to it from other stacks."
-  value       = aws_sns_topic.this.arn
-}
-
-output "sns_topic_name" {
-  description = "Name of the task topic."
-  value       = aws_sns_topic.this.name
-}
-
-output "sns_subscription_arns" {
-  description = "ARNs of the subscriptions created from var.subscriptions, by key."
-  value       = { for key, subscription in aws_sns_topic_subscription.this : key => subscription.arn }
-}
-
-output "sfn_state_machine_arn" {
-  description = "ARN of the state machine that runs one execution per scheduled task."
-  value       = aws_sfn_state_machine.this.arn
-}
-
-output "sfn_state_machine_name" {
-  description = "Name of the state machine."
-  value       = aws_sfn_state_machine.this.name
-}
-
-output "sqs_dead_letter_queue_arn" {
-  description = "ARN of the dead-letter queue that receives tasks whose emission failed after all retries."
-  value       = aws_sqs_queue.dead_letter.arn
-}
-
-output "sqs_dead_letter_queue_url" {
-  description = "URL of the dead-letter queue."
-  value       = aws_sqs_queue.dead_letter.url
-}
-
 output "lambda_api_function_arn" {
   description = "ARN of the api function (request validation and scheduling)."
   value       = aws_lambda_function.api.arn
@@ -78,23 +136,21 @@ output "lambda_api_function_name" {
   value       = aws_lambda_function.api.function_name
 }
 
-output "lambda_emit_function_arn" {
-  description = "ARN of the emit function (publishes due tasks to the topic)."
-  value       = aws_lambda_function.emit.arn
-}
+################################################################################
+# IAM
+################################################################################
 
-output "lambda_emit_function_name" {
-  description = "Name of the emit function."
-  value       = aws_lambda_function.emit.function_name
-}
-
-output "cloudwatch_log_group_names" {
-  description = "Log groups of the api and emit functions, the state machine and the API access log."
+output "iam_role_arns" {
+  description = "ARNs of the roles the module creates, by function (api, emit) and state_machine; for permissions boundaries, audits and key policies."
   value = merge(
-    { for key, group in aws_cloudwatch_log_group.lambda : key => group.name },
-    { state_machine = aws_cloudwatch_log_group.state_machine.name, api_access = aws_cloudwatch_log_group.api_access.name },
+    { for key, role in aws_iam_role.lambda : key => role.arn },
+    { state_machine = aws_iam_role.state_machine.arn },
   )
 }
+
+################################################################################
+# Published policies
+################################################################################
 
 output "invoke_policy_json" {
   description = "IAM policy document granting execute-api:Invoke on exactly the five routes (schedule, list, status, reschedule, cancel); attach it to the roles of stacks that schedule and manage tasks. API Gateway checks it only on AWS_IAM routes: with authorization_type JWT or NONE it neither grants nor withholds access (the token, or nothing, decides)."
@@ -106,43 +162,23 @@ output "invoke_read_only_policy_json" {
   value       = data.aws_iam_policy_document.invoke_read_only.json
 }
 
-output "dynamodb_table_name" {
-  description = "Name of the task registry table (one item per task: status, version, timestamps, placement; not the message)."
-  value       = aws_dynamodb_table.this.name
-}
-
-output "dynamodb_table_arn" {
-  description = "ARN of the task registry table."
-  value       = aws_dynamodb_table.this.arn
-}
-
-output "dynamodb_slots_table_name" {
-  description = "Name of the slot table (per second, the tasks due in it, with their messages; expiring by TTL)."
-  value       = aws_dynamodb_table.slots.name
-}
-
-output "dynamodb_slots_table_arn" {
-  description = "ARN of the slot table."
-  value       = aws_dynamodb_table.slots.arn
-}
-
 output "deployer_policy_json" {
   description = "IAM policy document a CI identity needs to apply and destroy this module (scoped by the name prefix)."
   value       = data.aws_iam_policy_document.deployer.json
 }
 
-output "iam_role_arns" {
-  description = "ARNs of the roles the module creates, by function (api, emit) and state_machine; for permissions boundaries, audits and key policies."
-  value = merge(
-    { for key, role in aws_iam_role.lambda : key => role.arn },
-    { state_machine = aws_iam_role.state_machine.arn },
-  )
-}
+################################################################################
+# Alarms
+################################################################################
 
 output "cloudwatch_metric_alarm_arns" {
   description = "ARNs of the CloudWatch alarms the module creates with alarm_topic_arn, by kind (dead-letter, executions-failed, executions-timed-out, executions-aborted, api-5xx, emit-errors, emit-throttles, open-executions); empty without it."
   value       = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.arn }
 }
+
+################################################################################
+# Dashboard
+################################################################################
 
 output "cloudwatch_dashboard_arn" {
   description = "ARN of the operations dashboard with dashboard_enabled = true; null otherwise."

@@ -1,3 +1,7 @@
+################################################################################
+# General
+################################################################################
+
 variable "name" {
   description = "Name prefix of every resource the module creates (functions, roles, topic, queue, state machine, API): 1 to 40 letters, digits or hyphens, starting with a letter."
   type        = string
@@ -16,128 +20,26 @@ variable "tags" {
   default     = {}
 }
 
-variable "authorization_type" {
-  description = "Authorization of every route (POST and GET /schedule; GET, PATCH and DELETE /schedule/{id}): AWS_IAM (callers sign requests with SigV4 and need execute-api:Invoke, see invoke_policy_json), JWT (callers send an OAuth 2.0 / OpenID Connect token from jwt_issuer for jwt_audience as `Authorization: Bearer <token>`, optionally with jwt_scopes), or NONE (anyone who knows the URL can schedule, read, reschedule and cancel tasks; opt in explicitly)."
-  type        = string
-  default     = "AWS_IAM"
-
-  validation {
-    condition     = contains(["AWS_IAM", "JWT", "NONE"], var.authorization_type)
-    error_message = "authorization_type must be AWS_IAM, JWT or NONE."
-  }
-}
-
-variable "jwt_issuer" {
-  description = "With authorization_type = JWT, the OpenID Connect issuer whose tokens the routes accept: its https URL exactly as in the tokens' iss claim, e.g. https://cognito-idp.<region>.amazonaws.com/<user pool id> for Amazon Cognito. API Gateway reads the signing keys from the issuer's discovery document (<issuer>/.well-known/openid-configuration), so the issuer must be reachable from AWS; API Gateway fetches them over TLS, and OpenID Connect Discovery 1.0 (section 3) requires an https URL with no query or fragment (https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderMetadata). Null (the default) with any other authorization_type."
+variable "kms_key_arn" {
+  description = "Customer managed KMS key that encrypts the topic, the dead-letter queue, the tables, the state machine and the log groups; null (the default) leaves them to AWS managed or owned keys. See docs/security.md for its key policy."
   type        = string
   default     = null
 
   validation {
-    condition     = var.jwt_issuer == null || can(regex("^https://[^/?#\\s]+(/[^?#\\s]*)?$", var.jwt_issuer))
-    error_message = "jwt_issuer must be an https URL with no query or fragment (https://cognito-idp.<region>.amazonaws.com/<user pool id>, or any OpenID Connect issuer)."
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
   }
 }
 
-variable "jwt_audience" {
-  description = "With authorization_type = JWT, the audiences a token may be for: API Gateway accepts a token whose aud claim (or, without it, client_id claim) matches at least one of them, e.g. a Cognito app client id. At least one is required with JWT; empty (the default) with any other authorization_type."
-  type        = list(string)
-  default     = []
-  nullable    = false
-
-  validation {
-    condition     = alltrue([for audience in var.jwt_audience : trimspace(audience) != ""])
-    error_message = "Each jwt_audience entry must be a non-empty string."
-  }
+variable "tracing_enabled" {
+  description = "Enable AWS X-Ray tracing on the functions and the state machine."
+  type        = bool
+  default     = true
 }
 
-variable "jwt_scopes" {
-  description = "With authorization_type = JWT, OAuth 2.0 scopes the token must hold, per kind of route: write on POST /schedule, DELETE and PATCH /schedule/{id} (schedule, cancel, reschedule), read on GET /schedule and GET /schedule/{id} (list, status). A route accepts a token holding any one of its scopes (API Gateway's rule); an empty list (the default for both) checks no scope, only the token. Set both to keep ID tokens out: API Gateway cannot tell an access token from an ID token otherwise. Each scope is a scope-token of RFC 6749 section 3.3 (printable ASCII, no space, double quote or backslash)."
-  type = object({
-    read  = optional(list(string), [])
-    write = optional(list(string), [])
-  })
-  default  = {}
-  nullable = false
-
-  validation {
-    condition = alltrue([
-      for scope in concat(var.jwt_scopes.read, var.jwt_scopes.write) :
-      can(regex("^[!#-\\[\\]-~]+$", scope))
-    ])
-    error_message = "Each jwt_scopes entry must be an OAuth 2.0 scope-token: one or more printable ASCII characters other than space, double quote and backslash."
-  }
-}
-
-variable "max_schedule_horizon_days" {
-  description = "How far ahead a task may be scheduled, in whole days from 1 to 3650 (10 years). A Standard workflow runs at most one year: a task further ahead continues, with the same id, in a follow-on execution every execution_segment_seconds."
-  type        = number
-  default     = 365
-
-  validation {
-    condition     = var.max_schedule_horizon_days >= 1 && var.max_schedule_horizon_days <= 3650 && floor(var.max_schedule_horizon_days) == var.max_schedule_horizon_days
-    error_message = "max_schedule_horizon_days must be a whole number from 1 to 3650."
-  }
-}
-
-variable "execution_segment_seconds" {
-  description = "Longest time one execution holds a task before the emit function either emits it or starts the task's follow-on execution, in whole seconds from 1 to 31449600 (364 days, which leaves a day of the one-year execution limit for retries and the dead-letter path). Lower it only to test follow-on executions (the local stack's tests use seconds)."
-  type        = number
-  default     = 31449600
-  # A caller passing null (examples/local does when unset) gets the default.
-  nullable = false
-
-  validation {
-    condition     = var.execution_segment_seconds >= 1 && var.execution_segment_seconds <= 31449600 && floor(var.execution_segment_seconds) == var.execution_segment_seconds
-    error_message = "execution_segment_seconds must be a whole number from 1 to 31449600 (364 days)."
-  }
-}
-
-variable "api_throttling_rate_limit" {
-  description = "Steady-state requests per second the API stage accepts before answering 429 (more than 0, at most 10000)."
-  type        = number
-  default     = 50
-
-  validation {
-    condition     = var.api_throttling_rate_limit > 0 && var.api_throttling_rate_limit <= 10000
-    error_message = "api_throttling_rate_limit must be greater than 0 and at most 10000."
-  }
-}
-
-variable "api_throttling_burst_limit" {
-  description = "Burst of requests the API stage accepts before answering 429 (1 to 5000)."
-  type        = number
-  default     = 100
-
-  validation {
-    condition     = var.api_throttling_burst_limit >= 1 && var.api_throttling_burst_limit <= 5000 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
-    error_message = "api_throttling_burst_limit must be a whole number from 1 to 5000."
-  }
-}
-
-variable "api_route_throttling" {
-  description = "Per-route limits, keyed by route (schedule, list, status, cancel, reschedule): steady-state requests per second (more than 0, at most 10000) and burst (1 to 5000). A route's limits tighten the stage's (api_throttling_rate_limit and api_throttling_burst_limit), never loosen them: the lower of the two applies; a route without an entry gets the stage's. The default holds list back to 10 per second, burst 20: each GET /schedule reads up to 100 tasks (a Scan or a Query page) where GET /schedule/{id} reads one, so a client paging through the table cannot take the capacity schedule and status share. Setting this map replaces the default: keep a list entry to keep that limit."
-  type = map(object({
-    rate_limit  = number
-    burst_limit = number
-  }))
-  default = {
-    list = { rate_limit = 10, burst_limit = 20 }
-  }
-  nullable = false
-
-  validation {
-    condition     = alltrue([for route in keys(var.api_route_throttling) : contains(["schedule", "list", "status", "cancel", "reschedule"], route)])
-    error_message = "api_route_throttling keys must be routes: schedule, list, status, cancel or reschedule."
-  }
-
-  validation {
-    condition = alltrue([
-      for limits in values(var.api_route_throttling) :
-      limits.rate_limit > 0 && limits.rate_limit <= 10000 && limits.burst_limit >= 1 && limits.burst_limit <= 5000 && floor(limits.burst_limit) == limits.burst_limit
-    ])
-    error_message = "Each api_route_throttling entry needs rate_limit greater than 0 and at most 10000, and burst_limit a whole number from 1 to 5000."
-  }
-}
+################################################################################
+# Logs
+################################################################################
 
 variable "log_retention_in_days" {
   description = "Retention of every log group the module creates (functions, state machine, API access logs), in days: one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
@@ -161,16 +63,9 @@ variable "log_level" {
   }
 }
 
-variable "state_machine_log_level" {
-  description = "Execution log level of the state machine: ALL, ERROR, FATAL or OFF. Execution data (task messages) is never logged."
-  type        = string
-  default     = "ERROR"
-
-  validation {
-    condition     = contains(["ALL", "ERROR", "FATAL", "OFF"], var.state_machine_log_level)
-    error_message = "state_machine_log_level must be ALL, ERROR, FATAL or OFF."
-  }
-}
+################################################################################
+# Lambda functions (both)
+################################################################################
 
 variable "lambda_runtime" {
   description = "Python runtime of both functions: python3.12 or python3.13."
@@ -191,51 +86,6 @@ variable "lambda_architecture" {
   validation {
     condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
     error_message = "lambda_architecture must be x86_64 or arm64."
-  }
-}
-
-variable "api_memory_size" {
-  description = "Memory of the api function, in MB from 128 to 10240 (CPU grows with it: 256 MB keeps its cold start short)."
-  type        = number
-  default     = 256
-  nullable    = false
-
-  validation {
-    condition     = var.api_memory_size >= 128 && var.api_memory_size <= 10240 && floor(var.api_memory_size) == var.api_memory_size
-    error_message = "api_memory_size must be a whole number from 128 to 10240."
-  }
-}
-
-variable "lambda_memory_size" {
-  description = "Deprecated: use api_memory_size. When set (128 to 10240 MB), it still sizes the api function and wins over api_memory_size; null (the default) leaves api_memory_size in charge."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.lambda_memory_size == null || try(var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size, false)
-    error_message = "lambda_memory_size must be a whole number from 128 to 10240, or null (deprecated: use api_memory_size)."
-  }
-}
-
-variable "emit_memory_size" {
-  description = "Memory of the emit function, in MB from 128 to 10240. It is billed while it holds for the exact millisecond (up to emission_lead_seconds + 1 s per task), so it is small by default; see the README's Precision section."
-  type        = number
-  default     = 128
-
-  validation {
-    condition     = var.emit_memory_size >= 128 && var.emit_memory_size <= 10240 && floor(var.emit_memory_size) == var.emit_memory_size
-    error_message = "emit_memory_size must be a whole number from 128 to 10240."
-  }
-}
-
-variable "emission_lead_seconds" {
-  description = "How many whole seconds before a task's timestamp the state machine invokes the emit function, which then holds until the exact millisecond. Covers the invocation's latency and, when larger, a cold start; each second costs emit_memory_size GB-seconds per task. See the README's Precision section."
-  type        = number
-  default     = 1
-
-  validation {
-    condition     = var.emission_lead_seconds >= 0 && var.emission_lead_seconds <= 60 && floor(var.emission_lead_seconds) == var.emission_lead_seconds
-    error_message = "emission_lead_seconds must be a whole number from 0 to 60."
   }
 }
 
@@ -261,22 +111,36 @@ variable "powertools_layer_arn" {
   }
 }
 
-variable "tracing_enabled" {
-  description = "Enable AWS X-Ray tracing on the functions and the state machine."
-  type        = bool
-  default     = true
-}
-
-variable "kms_key_arn" {
-  description = "Customer managed KMS key that encrypts the SNS topic, the dead-letter queue, the tables, the state machine's execution data and the log groups. Null leaves them to AWS managed or owned keys. Its key policy must let CloudWatch Logs use it (see examples/complete)."
-  type        = string
-  default     = null
+variable "lambda_reserved_concurrent_executions" {
+  description = "Reserved concurrency of the emit function, and of the api function unless api_reserved_concurrent_executions is set: -1 (the default) reserves none, 0 stops them, more reserves that many. See docs/operations.md."
+  type        = number
+  default     = -1
 
   validation {
-    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
-    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)."
+    condition     = var.lambda_reserved_concurrent_executions >= -1 && floor(var.lambda_reserved_concurrent_executions) == var.lambda_reserved_concurrent_executions
+    error_message = "lambda_reserved_concurrent_executions must be a whole number, -1 (no reservation) or more."
   }
 }
+
+################################################################################
+# Task registry and time slots
+################################################################################
+
+variable "slot_shard_size" {
+  description = "How many tasks (of up to 16 KiB of message; a larger one counts as several) one execution and one emit invocation carry for a second: 1 to 1000. A denser second is split into shards of this size. See docs/design.md."
+  type        = number
+  default     = 500
+  nullable    = false
+
+  validation {
+    condition     = var.slot_shard_size >= 1 && var.slot_shard_size <= 1000 && floor(var.slot_shard_size) == var.slot_shard_size
+    error_message = "slot_shard_size must be a whole number from 1 to 1000."
+  }
+}
+
+################################################################################
+# Emission
+################################################################################
 
 variable "subscriptions" {
   description = "Subscriptions to the task topic, keyed by a name of your choice. filter_policy is a JSON string; filter_policy_scope is MessageAttributes (default) or MessageBody."
@@ -314,8 +178,48 @@ variable "subscriptions" {
   }
 }
 
+variable "dead_letter_retention_seconds" {
+  description = "How long tasks that could not be emitted stay in the dead-letter queue, in seconds from 60 to 1209600 (14 days, the most SQS allows)."
+  type        = number
+  default     = 1209600
+
+  validation {
+    condition     = var.dead_letter_retention_seconds >= 60 && var.dead_letter_retention_seconds <= 1209600
+    error_message = "dead_letter_retention_seconds must be from 60 to 1209600 (14 days)."
+  }
+}
+
+variable "emit_memory_size" {
+  description = "Memory of the emit function, in MB from 128 to 10240: small by default, since it is billed while it holds for the exact millisecond (up to emission_lead_seconds + 1 s). See docs/design.md (precision)."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.emit_memory_size >= 128 && var.emit_memory_size <= 10240 && floor(var.emit_memory_size) == var.emit_memory_size
+    error_message = "emit_memory_size must be a whole number from 128 to 10240."
+  }
+}
+
+variable "emission_lead_seconds" {
+  description = "Whole seconds, 0 to 60, before a task's timestamp at which the state machine invokes the emit function, which then holds until the exact millisecond. See docs/design.md (precision) for latency, cold starts and cost."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.emission_lead_seconds >= 0 && var.emission_lead_seconds <= 60 && floor(var.emission_lead_seconds) == var.emission_lead_seconds
+    error_message = "emission_lead_seconds must be a whole number from 0 to 60."
+  }
+}
+
+variable "emit_idempotency_enabled" {
+  description = "Record what each emit invocation published in the slot table, so that a retried invocation publishes nothing twice; false saves those writes, and a retry may publish again (at-least-once). See docs/design.md."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "emit_retry" {
-  description = "Retry of a failed emission before the task goes to the dead-letter queue: attempts after the first, first interval in seconds, and the backoff multiplier; all the waits together may last at most 900 seconds. Lambda service errors and throttling are retried on a separate schedule."
+  description = "Retry of a failed emission before the task is dead-lettered: max_attempts after the first (0 to 10), interval_seconds (1 to 300) and backoff_rate (1 to 10), waiting at most 900 s in all. See docs/design.md."
   type = object({
     max_attempts     = optional(number, 3)
     interval_seconds = optional(number, 2)
@@ -349,19 +253,188 @@ variable "emit_retry" {
   }
 }
 
-variable "dead_letter_retention_seconds" {
-  description = "How long tasks that could not be emitted stay in the dead-letter queue, in seconds from 60 to 1209600 (14 days, the most SQS allows)."
+################################################################################
+# State machine
+################################################################################
+
+variable "execution_segment_seconds" {
+  description = "Longest time one execution holds a task before it emits it or starts its follow-on execution, in whole seconds from 1 to 31449600 (364 days). See docs/design.md (long horizon)."
   type        = number
-  default     = 1209600
+  default     = 31449600
+  # A caller passing null (examples/local does when unset) gets the default.
+  nullable = false
 
   validation {
-    condition     = var.dead_letter_retention_seconds >= 60 && var.dead_letter_retention_seconds <= 1209600
-    error_message = "dead_letter_retention_seconds must be from 60 to 1209600 (14 days)."
+    condition     = var.execution_segment_seconds >= 1 && var.execution_segment_seconds <= 31449600 && floor(var.execution_segment_seconds) == var.execution_segment_seconds
+    error_message = "execution_segment_seconds must be a whole number from 1 to 31449600 (364 days)."
   }
 }
 
+variable "state_machine_log_level" {
+  description = "Execution log level of the state machine: ALL, ERROR, FATAL or OFF. Execution data (task messages) is never logged."
+  type        = string
+  default     = "ERROR"
+
+  validation {
+    condition     = contains(["ALL", "ERROR", "FATAL", "OFF"], var.state_machine_log_level)
+    error_message = "state_machine_log_level must be ALL, ERROR, FATAL or OFF."
+  }
+}
+
+################################################################################
+# API
+################################################################################
+
+variable "authorization_type" {
+  description = "Authorization of every route: AWS_IAM (the default; SigV4 with execute-api:Invoke, see invoke_policy_json), JWT (a bearer token from jwt_issuer) or NONE (anyone who knows the URL; opt in explicitly). See docs/security.md."
+  type        = string
+  default     = "AWS_IAM"
+
+  validation {
+    condition     = contains(["AWS_IAM", "JWT", "NONE"], var.authorization_type)
+    error_message = "authorization_type must be AWS_IAM, JWT or NONE."
+  }
+}
+
+variable "jwt_issuer" {
+  description = "With authorization_type = JWT, the OpenID Connect issuer whose tokens the routes accept: its https URL, with no query or fragment, exactly as in the tokens' iss claim; null (the default) otherwise. See docs/security.md."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.jwt_issuer == null || can(regex("^https://[^/?#\\s]+(/[^?#\\s]*)?$", var.jwt_issuer))
+    error_message = "jwt_issuer must be an https URL with no query or fragment (https://cognito-idp.<region>.amazonaws.com/<user pool id>, or any OpenID Connect issuer)."
+  }
+}
+
+variable "jwt_audience" {
+  description = "With authorization_type = JWT, the audiences a token may be for (its aud claim, or client_id without one), e.g. a Cognito app client id: at least one with JWT, empty (the default) otherwise. See docs/security.md."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for audience in var.jwt_audience : trimspace(audience) != ""])
+    error_message = "Each jwt_audience entry must be a non-empty string."
+  }
+}
+
+variable "jwt_scopes" {
+  description = "With authorization_type = JWT, OAuth 2.0 scopes a token must hold: write on schedule, cancel and reschedule, read on list and status (any one of a route's scopes; empty, the default, checks none). See docs/security.md."
+  type = object({
+    read  = optional(list(string), [])
+    write = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = alltrue([
+      for scope in concat(var.jwt_scopes.read, var.jwt_scopes.write) :
+      can(regex("^[!#-\\[\\]-~]+$", scope))
+    ])
+    error_message = "Each jwt_scopes entry must be an OAuth 2.0 scope-token: one or more printable ASCII characters other than space, double quote and backslash."
+  }
+}
+
+variable "max_schedule_horizon_days" {
+  description = "How far ahead a task may be scheduled, in whole days from 1 to 3650 (10 years); beyond a year a task continues in follow-on executions. See docs/design.md (long horizon)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.max_schedule_horizon_days >= 1 && var.max_schedule_horizon_days <= 3650 && floor(var.max_schedule_horizon_days) == var.max_schedule_horizon_days
+    error_message = "max_schedule_horizon_days must be a whole number from 1 to 3650."
+  }
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Steady-state requests per second the API stage accepts before answering 429 (more than 0, at most 10000)."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.api_throttling_rate_limit > 0 && var.api_throttling_rate_limit <= 10000
+    error_message = "api_throttling_rate_limit must be greater than 0 and at most 10000."
+  }
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Burst of requests the API stage accepts before answering 429 (1 to 5000)."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.api_throttling_burst_limit >= 1 && var.api_throttling_burst_limit <= 5000 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
+    error_message = "api_throttling_burst_limit must be a whole number from 1 to 5000."
+  }
+}
+
+variable "api_route_throttling" {
+  description = "Per-route limits by route (schedule, list, status, cancel, reschedule): rate_limit (over 0, at most 10000 a second) and burst_limit (1 to 5000), never above the stage's. Replaces the default (list: 10/s, burst 20). See docs/api.md."
+  type = map(object({
+    rate_limit  = number
+    burst_limit = number
+  }))
+  default = {
+    list = { rate_limit = 10, burst_limit = 20 }
+  }
+  nullable = false
+
+  validation {
+    condition     = alltrue([for route in keys(var.api_route_throttling) : contains(["schedule", "list", "status", "cancel", "reschedule"], route)])
+    error_message = "api_route_throttling keys must be routes: schedule, list, status, cancel or reschedule."
+  }
+
+  validation {
+    condition = alltrue([
+      for limits in values(var.api_route_throttling) :
+      limits.rate_limit > 0 && limits.rate_limit <= 10000 && limits.burst_limit >= 1 && limits.burst_limit <= 5000 && floor(limits.burst_limit) == limits.burst_limit
+    ])
+    error_message = "Each api_route_throttling entry needs rate_limit greater than 0 and at most 10000, and burst_limit a whole number from 1 to 5000."
+  }
+}
+
+variable "api_memory_size" {
+  description = "Memory of the api function, in MB from 128 to 10240 (CPU grows with it: 256 MB keeps its cold start short)."
+  type        = number
+  default     = 256
+  nullable    = false
+
+  validation {
+    condition     = var.api_memory_size >= 128 && var.api_memory_size <= 10240 && floor(var.api_memory_size) == var.api_memory_size
+    error_message = "api_memory_size must be a whole number from 128 to 10240."
+  }
+}
+
+variable "lambda_memory_size" {
+  description = "Deprecated: use api_memory_size. When set (128 to 10240 MB), it still sizes the api function and wins over api_memory_size; null (the default) leaves api_memory_size in charge."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.lambda_memory_size == null || try(var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size, false)
+    error_message = "lambda_memory_size must be a whole number from 128 to 10240, or null (deprecated: use api_memory_size)."
+  }
+}
+
+variable "api_reserved_concurrent_executions" {
+  description = "Reserved concurrency of the api function alone, so that API traffic cannot take the concurrency emission needs: null (the default) applies lambda_reserved_concurrent_executions, -1 reserves none, 0 stops it. See docs/operations.md."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.api_reserved_concurrent_executions == null || try(var.api_reserved_concurrent_executions >= -1 && floor(var.api_reserved_concurrent_executions) == var.api_reserved_concurrent_executions, false)
+    error_message = "api_reserved_concurrent_executions must be null, or a whole number, -1 (no reservation) or more."
+  }
+}
+
+################################################################################
+# IAM
+################################################################################
+
 variable "iam_role_use_name_prefix" {
-  description = "Name the module's IAM roles with IAM's name_prefix: AWS appends a unique suffix to <name>-api-, <name>-emit- and <name>-sfn-, so that the same name can be deployed in several regions of one account (IAM role names are global to an account). False (the default) names them exactly <name>-api, <name>-emit and <name>-state-machine, which collide across regions. With true, name holds at most 32 characters. Changing it replaces the roles (see CHANGELOG.md)."
+  description = "Name the roles with IAM's name_prefix (<name>-api-, -emit-, -sfn- plus a unique suffix), so that one name fits several regions of an account; name then holds at most 32 characters. Changing it replaces the roles. See docs/security.md."
   type        = bool
   default     = false
   nullable    = false
@@ -378,30 +451,12 @@ variable "role_permissions_boundary" {
   }
 }
 
-variable "lambda_reserved_concurrent_executions" {
-  description = "Reserved concurrency of the emit function, and of the api function unless api_reserved_concurrent_executions is set: caps how many run at once and guarantees them that many. -1 (the default) reserves none and leaves them on the account's unreserved pool; 0 stops them from running."
-  type        = number
-  default     = -1
-
-  validation {
-    condition     = var.lambda_reserved_concurrent_executions >= -1 && floor(var.lambda_reserved_concurrent_executions) == var.lambda_reserved_concurrent_executions
-    error_message = "lambda_reserved_concurrent_executions must be a whole number, -1 (no reservation) or more."
-  }
-}
-
-variable "api_reserved_concurrent_executions" {
-  description = "Reserved concurrency of the api function alone, so that a flood of API calls cannot take the concurrency the emit function needs to publish due tasks: it caps the api function at this many requests at once (Lambda throttles the excess, which API Gateway answers with a 5xx error) and leaves the rest of the account's pool to emit. Size it as the requests per second to serve times the api function's duration in seconds, with room for cold starts. Null (the default) applies lambda_reserved_concurrent_executions to the api function as well, as before; -1 reserves none for it; 0 stops it."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.api_reserved_concurrent_executions == null || try(var.api_reserved_concurrent_executions >= -1 && floor(var.api_reserved_concurrent_executions) == var.api_reserved_concurrent_executions, false)
-    error_message = "api_reserved_concurrent_executions must be null, or a whole number, -1 (no reservation) or more."
-  }
-}
+################################################################################
+# Alarms
+################################################################################
 
 variable "alarm_topic_arn" {
-  description = "SNS topic the module's CloudWatch alarms notify when they go to ALARM and back to OK. Null (the default) creates no alarms. A topic created in the same configuration has no ARN at plan time: set alarms.enabled = true as well. The topic's access policy must let CloudWatch publish, and a topic encrypted with a customer managed key needs a key policy that lets cloudwatch.amazonaws.com use the key. See the README's Alarms section."
+  description = "SNS topic the module's CloudWatch alarms notify on ALARM and OK; null (the default) creates no alarms. A topic created in the same configuration needs alarms.enabled = true as well. See docs/operations.md."
   type        = string
   default     = null
 
@@ -412,7 +467,7 @@ variable "alarm_topic_arn" {
 }
 
 variable "alarms" {
-  description = "Settings of the alarms: whether to create them (null: when alarm_topic_arn is set; say true when the topic's ARN is known only after apply), the period each alarm aggregates, in seconds (a multiple of 60, at most 86400), how many periods in a row must breach (period times periods at most one day), how many API 5xx responses and how many emit function errors (and, separately, throttles) a period may hold before alarming (whole numbers from 0), the share of the account's open-execution quota, in percent from 10 to 99, that raises the quota alarm, and whether to create that alarm (it watches the whole account and region: keep it in one stack per account and region)."
+  description = "Alarm settings: enabled (null: when alarm_topic_arn is set), period_seconds (a multiple of 60, at most 86400), evaluation_periods, thresholds (whole numbers from 0), open_executions_percent (10 to 99), open_executions_alarm. See docs/operations.md."
   type = object({
     enabled                 = optional(bool)
     period_seconds          = optional(number, 300)
@@ -449,27 +504,12 @@ variable "alarms" {
   }
 }
 
-variable "emit_idempotency_enabled" {
-  description = "Record what each emit invocation published in the slot table (a write per hundred tasks or quarter of a second), so that a retried invocation publishes nothing twice. False saves those writes; a retry may then publish again (at-least-once)."
-  type        = bool
-  default     = true
-  nullable    = false
-}
-
-variable "slot_shard_size" {
-  description = "How many tasks (of up to 16 KiB of message; a larger one counts as several) one execution and one emit invocation carry for a second: 1 to 1000. A denser second is split into shards of this size."
-  type        = number
-  default     = 500
-  nullable    = false
-
-  validation {
-    condition     = var.slot_shard_size >= 1 && var.slot_shard_size <= 1000 && floor(var.slot_shard_size) == var.slot_shard_size
-    error_message = "slot_shard_size must be a whole number from 1 to 1000."
-  }
-}
+################################################################################
+# Dashboard
+################################################################################
 
 variable "dashboard_enabled" {
-  description = "Create a CloudWatch dashboard named <name> showing, on one screen, tasks emitted, EmissionLateness p50 and p99, Lambda throttles, the dead-letter queue's depth, failed, aborted and timed-out executions, the account's open executions against its quota (with the default 1,000,000 marked), and the API's 4xx and 5xx responses, by the same metrics as the alarms and over their period (alarms.period_seconds). False (the default) creates none."
+  description = "Create a CloudWatch dashboard named <name> of the alarms' metrics and the functions' own, each over alarms.period_seconds; false (the default) creates none. See docs/operations.md."
   type        = bool
   default     = false
   nullable    = false
