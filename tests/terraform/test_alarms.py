@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.terraform.conftest import PlanFn
+from tests.terraform.plan_values import of_type
 from tests.terraform.test_iam_policies import policy_documents_in_configuration
-from tests.terraform.test_module_plan import of_type
 
 
 @dataclass(frozen=True)

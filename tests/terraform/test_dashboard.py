@@ -16,8 +16,8 @@ from typing import Any
 
 from tests.conftest import REPO_ROOT
 from tests.terraform.conftest import MockedApply, PlanFn
+from tests.terraform.plan_values import of_type
 from tests.terraform.test_alarms import ALARMS
-from tests.terraform.test_module_plan import of_type
 
 # Metrics AWS publishes, by namespace, as their metric list pages name them (only those a
 # dashboard of this module could show).
@@ -110,7 +110,7 @@ def test_every_widget_metric_exists_in_its_namespace(mocked_apply: MockedApply) 
         for namespace, name, _, _ in metric_lines(widget):
             assert name in known.get(namespace, set()), (widget["properties"]["title"], namespace)
             seen.add((namespace, name))
-    # One screen of what the issue asks for.
+    # One screen: emission, lateness, throttles, dead letters, executions, quota and the API.
     assert {
         ("TaskScheduler", "TasksEmitted"),
         ("TaskScheduler", "EmissionLateness"),

@@ -5,7 +5,7 @@ from collections import Counter
 from typing import Any
 
 from tests.terraform.conftest import PlanFn
-from tests.terraform.test_module_plan import ALARM_KINDS, BASE_COUNTS
+from tests.terraform.plan_values import ALARM_KINDS, BASE_COUNTS
 
 
 def module_resources(plan: Any) -> dict[str, dict[str, Any]]:

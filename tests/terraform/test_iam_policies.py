@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.terraform.conftest import PlanFn
-from tests.terraform.test_module_plan import ALARM_KINDS
+from tests.terraform.plan_values import ALARM_KINDS
 
 # Actions AWS authorises only on "*": X-Ray ingestion and sampling, Step Functions log delivery,
 # listing log groups, and definition validation.
