@@ -18,7 +18,7 @@ locals {
   )
 
   functions = {
-    # The api function's boto3 calls are bounded (see lambda_src/task_scheduler/aws.py) so
+    # The api function's boto3 calls are bounded (see lambda_src/task_scheduler/aws/clients.py) so
     # that it answers within this timeout, itself within API Gateway's 30 s limit.
     api = { handler = "task_scheduler.api.handler.lambda_handler", timeout = 25 }
     # The emit function holds up to lead + 1 s (the Wait releases it at a whole second at

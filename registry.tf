@@ -63,7 +63,7 @@ resource "aws_dynamodb_table" "this" {
 # Time slots
 ################################################################################
 
-# Time slots (lambda_src/task_scheduler/slot_store.py): per slot, a counter of the tasks that
+# Time slots (lambda_src/task_scheduler/aws/slot_store.py): per slot, a counter of the tasks that
 # joined it and the shards already read; per shard, its entries (each task version with its
 # message, written once) and what its emit invocations published. The emit function reads a
 # shard by its partition key, strongly consistent: no index on the emission path.

@@ -84,7 +84,7 @@ def _tfvars(fixtures: dict[str, str], *, updated: bool) -> dict[str, Any]:
             tags={"team": "payments", "owner": "ci"},
             lambda_reserved_concurrent_executions=7,
             log_retention_in_days=14,
-            lambda_memory_size=512,
+            api_memory_size=512,
             api_throttling_rate_limit=20,
             # The api function's reservation removed (DeleteFunctionConcurrency).
             api_reserved_concurrent_executions=-1,
@@ -220,7 +220,7 @@ module "task_scheduler" {{
   alarms                                = try(var.module.alarms, {{}})
   subscriptions                         = var.module.subscriptions
   log_retention_in_days                 = try(var.module.log_retention_in_days, 30)
-  lambda_memory_size                    = try(var.module.lambda_memory_size, 256)
+  api_memory_size                       = try(var.module.api_memory_size, 256)
   api_throttling_rate_limit             = try(var.module.api_throttling_rate_limit, 50)
   state_machine_log_level               = try(var.module.state_machine_log_level, "ERROR")
   emit_retry                            = try(var.module.emit_retry, {{}})

@@ -40,7 +40,7 @@ def module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The root module declares no provider; examples declare one that the override adjusts.
     shutil.copy2(FIXTURES / "offline_provider.tf", tree / "offline_provider.tf")
     shutil.copytree(Path(__file__).parent / "hcl", tree / "tests")
-    for example in (tree / "examples").iterdir():
+    for example in (path for path in (tree / "examples").iterdir() if path.is_dir()):
         override = FIXTURES / "offline_provider_override.tf"
         shutil.copy2(override, example / override.name)
     shutil.copy2(FIXTURES / "complete_account_override.tf", tree / "examples" / "complete")

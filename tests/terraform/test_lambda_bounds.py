@@ -14,14 +14,11 @@ from typing import Any
 import pytest
 import tftest
 
-from task_scheduler.decisions import MAX_SEGMENT_SECONDS
-from task_scheduler.emit_settings import (
-    DEFAULT_EMISSION_LEAD_SECONDS,
-    MAX_EMISSION_LEAD_SECONDS,
-    EmitSettings,
-)
-from task_scheduler.settings import MAX_HORIZON_SECONDS, ONE_YEAR_SECONDS, ApiSettings
-from task_scheduler.slots import DEFAULT_SHARD_UNITS, MAX_SHARD_UNITS
+from task_scheduler.api.settings import MAX_HORIZON_SECONDS, ONE_YEAR_SECONDS, ApiSettings
+from task_scheduler.core.decisions import MAX_SEGMENT_SECONDS
+from task_scheduler.core.slots import DEFAULT_SHARD_UNITS, MAX_SHARD_UNITS
+from task_scheduler.core.timing import DEFAULT_EMISSION_LEAD_SECONDS, MAX_EMISSION_LEAD_SECONDS
+from task_scheduler.emit.settings import EmitSettings
 from tests.terraform.conftest import PlanFn
 
 DAY = 24 * 60 * 60

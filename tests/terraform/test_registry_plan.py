@@ -46,7 +46,7 @@ def test_slots_table(plan: PlanFn, case: str, key: str | None) -> None:
     table = tables(planned)["task-scheduler-slots"]
     assert table["billing_mode"] == "PAY_PER_REQUEST"
     # A slot's counter and a shard's entries: partition "<slot>" or "<slot>#<shard>", sorted by
-    # ordinal (lambda_src/task_scheduler/slot_store.py).
+    # ordinal (lambda_src/task_scheduler/aws/slot_store.py).
     assert (table["hash_key"], table["range_key"]) == ("pk", "sk")
     assert sorted((a["name"], a["type"]) for a in table["attribute"]) == [("pk", "S"), ("sk", "N")]
     # Items expire 91 days after their slot.
